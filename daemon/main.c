@@ -145,7 +145,8 @@ static int add_field(struct options *o, const char *arg)
     for (int i = 0; eq && i < BM_FIELD_COUNT; i++) {
         size_t n = strlen(bm_field_names[i]);
 
-        if ((size_t)(eq - arg) == n && strncmp(arg, bm_field_names[i], n) == 0) {
+        if ((size_t)(eq - arg) == n &&
+            strncmp(arg, bm_field_names[i], n) == 0) {
             o->map.ptr[i] = eq + 1;
             return 0;
         }
@@ -218,8 +219,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         case OPT_LOG_LEVEL:
             err = bm_log_parse_level(optarg, &level);
             if (err)
-                fprintf(stderr, "brandmond: unknown log level '%s'\n",
-                        optarg);
+                fprintf(stderr, "brandmond: unknown log level '%s'\n", optarg);
             else
                 bm_log_set_level(level);
             break;
@@ -352,8 +352,8 @@ int main(int argc, char **argv)
         printf("rules ok: %zu packs, %zu brands, %zu rules, %zu terms, %zu "
                "tests (hash %s)\n",
                bm_ruleset_packs(rs), bm_ruleset_brands(rs),
-               bm_ruleset_rules(rs), bm_ruleset_terms(rs),
-               bm_ruleset_tests(rs), bm_ruleset_hash(rs));
+               bm_ruleset_rules(rs), bm_ruleset_terms(rs), bm_ruleset_tests(rs),
+               bm_ruleset_hash(rs));
         break;
     case MODE_TEST:
         code = run_tests(rs);

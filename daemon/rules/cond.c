@@ -16,16 +16,16 @@
 
 #include "brandmon/json.h"
 #include "brandmon/yaml.h"
+
 #include "rules/engine_int.h"
 #include "rules/loader_int.h"
 
 #define COND_MAX_DEPTH 32
 
 static const char *const cond_names[] = {
-    "all",       "any",        "none",      "terms",  "statement",
-    "regex",     "sentiment",  "intent",    "followers", "lang",
-    "source",    "reply",      "repost",    "competitor", "field",
-    NULL,
+    "all",       "any",        "none",      "terms", "statement", "regex",
+    "sentiment", "intent",     "followers", "lang",  "source",    "reply",
+    "repost",    "competitor", "field",     NULL,
 };
 static const char *const terms_keys[] = { "any", "at_least", NULL };
 static const char *const statement_keys[] = { "at_least", NULL };
@@ -94,8 +94,7 @@ static int parse_terms(struct loader *ld, const struct bm_ydoc *doc,
 
 static int parse_range(struct loader *ld, const struct bm_ydoc *doc,
                        const struct bm_ynode *v, const char *const *keys,
-                       const char *what, double min, double max,
-                       struct cond *c)
+                       const char *what, double min, double max, struct cond *c)
 {
     const struct bm_ynode *lo, *hi;
 
@@ -104,8 +103,8 @@ static int parse_range(struct loader *ld, const struct bm_ydoc *doc,
     hi = bm_ynode_get(v, "below");
     lo = bm_ynode_get(v, keys[0][0] == 'a' ? "at_least" : "above");
     if (!hi && !lo)
-        return bm_ynode_error(doc, v, ld->diag, "%s needs '%s' or '%s'",
-                              what, keys[0], keys[1]);
+        return bm_ynode_error(doc, v, ld->diag, "%s needs '%s' or '%s'", what,
+                              keys[0], keys[1]);
     if (hi) {
         if (bm_ynode_double(doc, hi, min, max, &c->below, ld->diag))
             return -EINVAL;
@@ -121,8 +120,7 @@ static int parse_range(struct loader *ld, const struct bm_ydoc *doc,
                               "%s: 'above' must be less than 'below'", what);
     if (hi && lo && c->above >= c->below)
         return bm_ynode_error(doc, v, ld->diag,
-                              "%s: 'at_least' must be less than 'below'",
-                              what);
+                              "%s: 'at_least' must be less than 'below'", what);
     return 0;
 }
 
@@ -151,8 +149,8 @@ static int parse_intent(struct loader *ld, const struct bm_ydoc *doc,
                                      "'%s'?)",
                                      names[i], near);
             else
-                err = bm_ynode_error(doc, v, ld->diag,
-                                     "unknown intent '%s'", names[i]);
+                err = bm_ynode_error(doc, v, ld->diag, "unknown intent '%s'",
+                                     names[i]);
         } else {
             c->intents |= (uint64_t)1 << at;
         }
@@ -232,8 +230,7 @@ static int needs_brand(struct loader *ld, const struct bm_ydoc *doc,
 
 static int parse_kids(struct loader *ld, const struct bm_ydoc *doc,
                       const struct bm_ynode *key, const struct bm_ynode *v,
-                      const struct rule *rule, struct cond *c,
-                      unsigned depth)
+                      const struct rule *rule, struct cond *c, unsigned depth)
 {
     if (v->type != BM_YNODE_SEQ || v->n == 0)
         return bm_ynode_error(doc, v, ld->diag,
@@ -255,8 +252,8 @@ static int parse_one(struct loader *ld, const struct bm_ydoc *doc,
                      const struct bm_ynode *key, const struct bm_ynode *v,
                      const struct rule *rule, struct cond *c, unsigned depth)
 {
-    const struct brand *b = rule->brand >= 0 ? &ld->rs->brands[rule->brand] :
-                                               NULL;
+    const struct brand *b =
+        rule->brand >= 0 ? &ld->rs->brands[rule->brand] : NULL;
     const char *s;
     int type = -1;
     int64_t n;
@@ -276,13 +273,11 @@ static int parse_one(struct loader *ld, const struct bm_ydoc *doc,
         return parse_terms(ld, doc, v, c);
     case COND_STATEMENT:
         if (needs_brand(ld, doc, key, rule) ||
-            bm_ynode_check_keys(doc, v, "statement", statement_keys,
-                                ld->diag))
+            bm_ynode_check_keys(doc, v, "statement", statement_keys, ld->diag))
             return -EINVAL;
         if (b->statement.n == 0)
             return bm_ynode_error(doc, key, ld->diag,
-                                  "brand '%s' has no 'statement' words",
-                                  b->id);
+                                  "brand '%s' has no 'statement' words", b->id);
         c->at_least = 1;
         if (bm_ynode_get(v, "at_least")) {
             if (bm_ynode_int(doc, bm_ynode_get(v, "at_least"), 1,
@@ -302,13 +297,11 @@ static int parse_one(struct loader *ld, const struct bm_ydoc *doc,
         ld->rs->nregex++;
         return 0;
     case COND_SENTIMENT:
-        return parse_range(ld, doc, v, range_keys, "sentiment", -1.0, 1.0,
-                           c);
+        return parse_range(ld, doc, v, range_keys, "sentiment", -1.0, 1.0, c);
     case COND_INTENT:
         return parse_intent(ld, doc, v, c);
     case COND_FOLLOWERS:
-        return parse_range(ld, doc, v, followers_keys, "followers", 0, 1e12,
-                           c);
+        return parse_range(ld, doc, v, followers_keys, "followers", 0, 1e12, c);
     case COND_LANG:
     case COND_SOURCE:
         return loader_strings(ld, doc, v, &c->strs, &c->nstrs);
@@ -343,8 +336,8 @@ int cond_parse(struct loader *ld, const struct bm_ydoc *doc,
                               "expected a condition (a mapping such as "
                               "'terms: [...]' or 'all: [...]')");
     if (n->n == 1)
-        return parse_one(ld, doc, n->pairs[0].key, n->pairs[0].value, rule,
-                         out, depth);
+        return parse_one(ld, doc, n->pairs[0].key, n->pairs[0].value, rule, out,
+                         depth);
     /* Several keys in one mapping: all of them must hold. */
     out->type = COND_ALL;
     out->kids = calloc(n->n, sizeof(*out->kids));
@@ -374,8 +367,8 @@ void ctx_fire(struct evalctx *c, const char *what)
 bool ctx_regex(struct evalctx *c, const pcre2_code *re, const char *s,
                size_t len)
 {
-    int rc = pcre2_match(re, (PCRE2_SPTR)s, len, 0, PCRE2_NO_UTF_CHECK,
-                         c->md, c->mctx);
+    int rc = pcre2_match(re, (PCRE2_SPTR)s, len, 0, PCRE2_NO_UTF_CHECK, c->md,
+                         c->mctx);
 
     /* Errors (match limit reached) count as no match. */
     return rc >= 0;
@@ -390,13 +383,12 @@ static bool eval_terms(const struct termset *set, uint32_t at_least,
     if (set->n <= c->ndistinct * 4) {
         for (uint32_t i = 0; i < set->n; i++)
             if (c->seen[set->ids[i]] == c->gen && found < 64)
-                fired[found++] = bm_matcher_term(c->rs->matcher,
-                                                 set->ids[i]);
+                fired[found++] = bm_matcher_term(c->rs->matcher, set->ids[i]);
     } else {
         for (size_t i = 0; i < c->ndistinct; i++)
             if (termset_has(set, c->distinct[i]) && found < 64)
-                fired[found++] = bm_matcher_term(c->rs->matcher,
-                                                 c->distinct[i]);
+                fired[found++] =
+                    bm_matcher_term(c->rs->matcher, c->distinct[i]);
     }
     if (found < at_least)
         return false;
@@ -422,8 +414,8 @@ static bool json_same(const json_t *a, const json_t *b)
 
 static bool eval_field(const struct cond *cd, struct evalctx *c)
 {
-    const json_t *v = c->post->raw ? bm_json_pointer(c->post->raw, cd->path) :
-                                     NULL;
+    const json_t *v =
+        c->post->raw ? bm_json_pointer(c->post->raw, cd->path) : NULL;
     size_t i;
     json_t *it;
 
@@ -455,9 +447,8 @@ static bool eval_field(const struct cond *cd, struct evalctx *c)
 static bool eval_leaf(const struct cond *cd, struct evalctx *c)
 {
     const struct bm_post *p = c->post;
-    const struct brand *b = c->rule->brand >= 0 ?
-                                &c->rs->brands[c->rule->brand] :
-                                NULL;
+    const struct brand *b =
+        c->rule->brand >= 0 ? &c->rs->brands[c->rule->brand] : NULL;
     double score;
 
     switch (cd->type) {

@@ -9,15 +9,17 @@
  *
  * It writes nothing anywhere: the caller prints or sinks the decision.
  */
+#include "brandmon/engine.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "brandmon/engine.h"
 #include "brandmon/json.h"
 #include "brandmon/sentiment.h"
 #include "brandmon/text.h"
+
 #include "rules/engine_int.h"
 
 #define FIRED_PER_RULE 64
@@ -130,8 +132,8 @@ static const struct intent_use *first_intent_use(const struct bm_ruleset *rs,
         else
             hi = mid;
     }
-    return lo < rs->niuses && rs->iuses[lo].term == term ? &rs->iuses[lo] :
-                                                           NULL;
+    return lo < rs->niuses && rs->iuses[lo].term == term ? &rs->iuses[lo]
+                                                         : NULL;
 }
 
 /* Terms found, brands named or excluded, intents shown by terms. */
@@ -161,9 +163,8 @@ static void collect(struct bm_engine *e)
                 c->named[c->nnamed++] = use->brand;
             }
         }
-        for (iu = first_intent_use(rs, t); iu && iu < rs->iuses + rs->niuses &&
-                                           iu->term == t;
-             iu++) {
+        for (iu = first_intent_use(rs, t);
+             iu && iu < rs->iuses + rs->niuses && iu->term == t; iu++) {
             if (!(c->intents >> iu->intent & 1))
                 c->intent_why[iu->intent] = bm_matcher_term(rs->matcher, t);
             c->intents |= (uint64_t)1 << iu->intent;
@@ -292,9 +293,9 @@ int bm_engine_decide(struct bm_engine *e, const struct bm_post *post,
     for (size_t i = 0; i < c->nnamed; i++) {
         const struct brand *b = &e->rs->brands[c->named[i]];
 
-        e->brands[i] = (struct bm_decision_brand){
-            b->id, b->name, c->brand_score[c->named[i]]
-        };
+        e->brands[i] =
+            (struct bm_decision_brand){ b->id, b->name,
+                                        c->brand_score[c->named[i]] };
     }
     for (size_t i = 0; i < e->rs->nintents; i++)
         if (c->intents >> i & 1)
@@ -432,9 +433,9 @@ int bm_decision_render(const struct bm_decision *d,
         if (IS("author"))
             err = bm_buf_puts(out, p->author ? p->author : "someone");
         else if (IS("followers"))
-            err = p->followers >= 0 ?
-                      bm_buf_printf(out, "%lld", (long long)p->followers) :
-                      bm_buf_puts(out, "?");
+            err = p->followers >= 0
+                      ? bm_buf_printf(out, "%lld", (long long)p->followers)
+                      : bm_buf_puts(out, "?");
         else if (IS("source"))
             err = bm_buf_puts(out, p->source ? p->source : "");
         else if (IS("text"))

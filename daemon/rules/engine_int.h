@@ -13,6 +13,7 @@
 #include "brandmon/match.h"
 #include "brandmon/post.h"
 #include "brandmon/text.h"
+
 #include "rules/rules_int.h"
 
 struct evalctx {
@@ -35,11 +36,11 @@ struct evalctx {
     double *brand_score; /* owned: per brand; valid when mentioned */
 
     double post_score;
-    uint64_t intents;                        /* bit per intent shown */
+    uint64_t intents;                       /* bit per intent shown */
     const char *intent_why[BM_MAX_INTENTS]; /* the term or pattern */
 
-    const struct rule *rule;  /* the rule being evaluated */
-    const char **fired;       /* owned: terms that fired for the rule */
+    const struct rule *rule; /* the rule being evaluated */
+    const char **fired;      /* owned: terms that fired for the rule */
     size_t nfired;
     size_t firedcap;
 
@@ -65,15 +66,17 @@ bool cond_eval(const struct cond *c, struct evalctx *ctx);
 
 /* Per-token and per-clause arrays the scorer reuses across posts. */
 struct sent_scratch {
-    uint32_t *lex;     /* owned: per token, 1 + the longest lexicon term
-                          starting there, or 0 */
-    uint8_t *span;     /* owned: per token, that term's length in tokens */
-    uint32_t *clause;  /* owned: per token, its clause */
+    uint32_t *lex;    /* owned: per token, 1 + the longest lexicon term
+                         starting there, or 0 */
+    uint8_t *span;    /* owned: per token, that term's length in tokens */
+    uint32_t *clause; /* owned: per token, its clause */
     size_t tokcap;
     double *cpos;      /* owned: per clause, sum of positive valences */
     double *cneg;      /* owned: per clause, sum of negative valences */
     double *weight;    /* owned: per clause, contrast weight */
     uint32_t *csent;   /* owned: per clause, its sentence */
+    uint8_t *cexcl;    /* owned: per clause, its "!" (saturating) */
+    uint8_t *cquest;   /* owned: per clause, 1 when it holds a "?" */
     uint64_t *cbrands; /* owned: per clause, bit k = ctx->named[k] */
     size_t clausecap;
 };

@@ -12,6 +12,7 @@
 
 #include "brandmon/diag.h"
 #include "brandmon/yaml.h"
+
 #include "rules/rules_int.h"
 
 /* A `lists:` entry, resolved on first use. */

@@ -14,13 +14,14 @@
  * This module knows tokens and terms only: which brand or rule a term belongs
  * to is the rule pack's business (pack.c).
  */
+#include "brandmon/match.h"
+
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "brandmon/buf.h"
-#include "brandmon/match.h"
 #include "brandmon/text.h"
 
 struct mterm {
@@ -59,15 +60,15 @@ struct sigmap {
 };
 
 struct bm_matcher {
-    struct bm_buf strs;  /* owned: token bytes, written forms, signatures */
-    struct mtok *toks;   /* owned */
+    struct bm_buf strs; /* owned: token bytes, written forms, signatures */
+    struct mtok *toks;  /* owned */
     size_t ntoks, tokcap;
     struct mterm *terms; /* owned */
     size_t nterms, termcap;
     struct sigmap sigs;
     struct table exact;
     struct table prefix;
-    uint32_t *lists; /* owned: term ids grouped by key */
+    uint32_t *lists;      /* owned: term ids grouped by key */
     uint64_t prefix_lens; /* bit L set: some prefix term key has L bytes */
     uint32_t *long_prefix_lens; /* owned: lengths >= 64, ascending */
     size_t nlong;
@@ -263,8 +264,8 @@ int bm_matcher_add(struct bm_matcher *m, const char *term, size_t len)
         return (int)id;
     }
 
-    err = grow((void **)&m->terms, &m->termcap, m->nterms + 1,
-               sizeof(*m->terms));
+    err =
+        grow((void **)&m->terms, &m->termcap, m->nterms + 1, sizeof(*m->terms));
     if (!err)
         err = grow((void **)&m->toks, &m->tokcap, m->ntoks + t->ntok,
                    sizeof(*m->toks));
@@ -416,7 +417,8 @@ int bm_matcher_build(struct bm_matcher *m)
         }
         s->nlist++;
     }
-    for (struct table *tab = &m->exact; tab; tab = tab == &m->exact ? &m->prefix : NULL) {
+    for (struct table *tab = &m->exact; tab;
+         tab = tab == &m->exact ? &m->prefix : NULL) {
         for (uint32_t i = 0; i < tab->cap; i++) {
             struct slot *s = &tab->slots[i];
 
@@ -503,8 +505,7 @@ static bool tail_matches(const struct bm_matcher *m, const struct mterm *t,
 }
 
 static int emit_list(const struct bm_matcher *m, const struct slot *s,
-                     const struct bm_text *txt, size_t at,
-                     struct bm_hits *out)
+                     const struct bm_text *txt, size_t at, struct bm_hits *out)
 {
     for (uint32_t i = 0; i < s->nlist; i++) {
         uint32_t id = m->lists[s->list + i];

@@ -15,6 +15,8 @@
  * half-loaded. Escalation and throttle blocks are validated here; acting on
  * them is the runtime's job.
  */
+#include "brandmon/pack.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -24,16 +26,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "brandmon/pack.h"
 #include "brandmon/sentiment.h"
 #include "brandmon/yaml.h"
+
 #include "rules/loader_int.h"
 
 #define LEXICON_FILE "sentiment-lexicon.yaml"
 #define INTENTS_FILE "intents.yaml"
 
 static const char *const pack_keys[] = {
-    "version", "pack",        "description", "lists", "brands",
+    "version", "pack",        "description", "lists",   "brands",
     "rules",   "escalations", "tests",       "intents", NULL,
 };
 static const char *const brand_keys[] = {
@@ -49,25 +51,30 @@ static const char *const escalation_keys[] = {
     "baseline", "priority", "cooldown", NULL,
 };
 static const char *const escalation_when_keys[] = {
-    "count_at_least", "ratio_to_baseline", NULL,
+    "count_at_least",
+    "ratio_to_baseline",
+    NULL,
 };
 static const char *const intent_keys[] = { "terms", "patterns", NULL };
 static const char *const test_keys[] = {
-    "name",   "text", "author", "followers", "lang",  "source", "reply",
-    "repost", "html", "fields", "expect",    "tone",  "brands", "intents",
-    NULL,
+    "name",   "text",  "author", "followers", "lang",
+    "source", "reply", "repost", "html",      "fields",
+    "expect", "tone",  "brands", "intents",   NULL,
 };
 static const char *const kind_names[] = {
-    "defense", "amplification", "insight", NULL,
+    "defense",
+    "amplification",
+    "insight",
+    NULL,
 };
 static const char *const priority_names[] = {
     "low", "medium", "high", "critical", NULL,
 };
 /* Placeholders an alert message may use. */
 static const char *const template_fields[] = {
-    "author", "followers", "source",     "text", "url",      "post_id",
-    "lang",   "brand",     "brand_name", "rule", "kind",     "priority",
-    "sentiment", "tone",   "terms",      NULL,
+    "author",    "followers", "source",     "text", "url",  "post_id",
+    "lang",      "brand",     "brand_name", "rule", "kind", "priority",
+    "sentiment", "tone",      "terms",      NULL,
 };
 
 /* One parsed file and what it is. */
@@ -344,15 +351,14 @@ static int resolve_list(struct loader *ld, const struct bm_ydoc *doc,
                                  "'$%s'?)",
                                  ref, near);
         else
-            err = bm_ynode_error(doc, at, ld->diag,
-                                 "list '%s' is not defined", ref);
+            err = bm_ynode_error(doc, at, ld->diag, "list '%s' is not defined",
+                                 ref);
         free(names);
         return err;
     }
     if (l->state == 1)
         return bm_ynode_error(doc, at, ld->diag,
-                              "list '%s' refers to itself through $refs",
-                              ref);
+                              "list '%s' refers to itself through $refs", ref);
     if (l->state == 0) {
         l->state = 1;
         err = loader_termlist(ld, l->doc, l->node, &l->set);
@@ -456,8 +462,7 @@ int loader_strings(struct loader *ld, const struct bm_ydoc *doc,
         const struct bm_ynode *it = n->type == BM_YNODE_SEQ ? n->items[i] : n;
         const char *s;
 
-        if (bm_ynode_string(doc, it, &s, ld->diag) ||
-            !(v[i] = strdup(s))) {
+        if (bm_ynode_string(doc, it, &s, ld->diag) || !(v[i] = strdup(s))) {
             free_strv(v, (uint32_t)cnt);
             return -EINVAL;
         }
@@ -605,7 +610,7 @@ static int expand_path(const char *path, char ***files, size_t *nfiles,
                            "folder holds no .yaml or .yml rule packs");
     }
     qsort(names, n, sizeof(*names), name_cmp);
-out_append: {
+out_append : {
     char **nf = realloc(*files, (*nfiles + n) * sizeof(*nf));
 
     if (!nf) {
@@ -700,8 +705,7 @@ static bool valid_id(const char *s)
         return false;
     for (; *s; s++)
         if (!(((*s | 0x20) >= 'a' && (*s | 0x20) <= 'z') ||
-              (*s >= '0' && *s <= '9') || *s == '.' || *s == '-' ||
-              *s == '_'))
+              (*s >= '0' && *s <= '9') || *s == '.' || *s == '-' || *s == '_'))
             return false;
     return true;
 }
@@ -765,8 +769,7 @@ static int register_intents(struct loader *ld, const struct bm_ydoc *doc,
                                   k->str);
         if (at < 0) {
             if (rs->nintents == BM_MAX_INTENTS)
-                return bm_ynode_error(doc, k, ld->diag,
-                                      "more than %d intents",
+                return bm_ynode_error(doc, k, ld->diag, "more than %d intents",
                                       BM_MAX_INTENTS);
             at = (int)rs->nintents++;
             rs->intents[at].name = strdup(k->str);
@@ -794,19 +797,17 @@ static int check_ids(struct loader *ld, struct unit *units, size_t nunits)
         if (units[u].lexicon)
             continue;
         for (int s = 0; s < 2 && !err; s++) {
-            const struct bm_ynode *list = bm_ynode_get(doc->root,
-                                                       sections[s]);
+            const struct bm_ynode *list = bm_ynode_get(doc->root, sections[s]);
 
             if (!list)
                 continue;
             if (list->type != BM_YNODE_SEQ) {
-                err = bm_ynode_error(doc, list, ld->diag,
-                                     "'%s' must be a list", sections[s]);
+                err = bm_ynode_error(doc, list, ld->diag, "'%s' must be a list",
+                                     sections[s]);
                 break;
             }
             for (size_t i = 0; i < list->n && !err; i++) {
-                const struct bm_ynode *id = bm_ynode_get(list->items[i],
-                                                         "id");
+                const struct bm_ynode *id = bm_ynode_get(list->items[i], "id");
 
                 if (!id || id->type != BM_YNODE_SCALAR)
                     continue; /* reported when the item is compiled */
@@ -831,8 +832,8 @@ static int check_ids(struct loader *ld, struct unit *units, size_t nunits)
                     if (ns)
                         seen = ns;
                     if (!ns || !nd) {
-                        err = bm_ynode_error(doc, id, ld->diag,
-                                             "out of memory");
+                        err =
+                            bm_ynode_error(doc, id, ld->diag, "out of memory");
                         break;
                     }
                     seen_doc = nd;
@@ -920,8 +921,8 @@ static int compile_brand(struct loader *ld, const struct bm_ydoc *doc,
         return bm_ynode_error(doc, node, ld->diag, "out of memory");
     v = bm_ynode_get(node, "terms");
     if (!v)
-        return bm_ynode_error(doc, key, ld->diag,
-                              "brand '%s' has no 'terms'", key->str);
+        return bm_ynode_error(doc, key, ld->diag, "brand '%s' has no 'terms'",
+                              key->str);
     if (loader_termlist(ld, doc, v, &b->terms))
         return -EINVAL;
     v = bm_ynode_get(node, "exclude");
@@ -956,8 +957,7 @@ static int compile_intent(struct loader *ld, const struct bm_ydoc *doc,
                           const struct bm_ynode *key,
                           const struct bm_ynode *node)
 {
-    struct intent *in = &ld->rs->intents[bm_ruleset_intent(ld->rs,
-                                                           key->str)];
+    struct intent *in = &ld->rs->intents[bm_ruleset_intent(ld->rs, key->str)];
     const struct bm_ynode *terms, *pats;
 
     if (bm_ynode_check_keys(doc, node, "intent", intent_keys, ld->diag))
@@ -988,9 +988,8 @@ static int compile_intent(struct loader *ld, const struct bm_ydoc *doc,
     if (!in->patterns)
         return bm_ynode_error(doc, pats, ld->diag, "out of memory");
     for (uint32_t i = 0; i < in->npatterns; i++) {
-        const struct bm_ynode *at = pats->type == BM_YNODE_SEQ ?
-                                        pats->items[i] :
-                                        pats;
+        const struct bm_ynode *at =
+            pats->type == BM_YNODE_SEQ ? pats->items[i] : pats;
 
         in->patterns[i] = loader_regex(ld, doc, at, in->pattern_src[i]);
         if (!in->patterns[i])
@@ -1022,9 +1021,9 @@ static int check_template(struct loader *ld, const struct bm_ydoc *doc,
                 known |= strcmp(template_fields[i], name) == 0;
         }
         if (!known) {
-            const char *near = len < sizeof(name) ?
-                                   bm_diag_suggest(name, template_fields) :
-                                   NULL;
+            const char *near = len < sizeof(name)
+                                   ? bm_diag_suggest(name, template_fields)
+                                   : NULL;
 
             if (near)
                 return bm_ynode_error(doc, n, ld->diag,
@@ -1161,8 +1160,7 @@ static int compile_escalation(struct loader *ld, const struct bm_ydoc *doc,
     memset(x, 0, sizeof(*x));
     x->priority = BM_PRIO_CRITICAL;
     rs->nescalations++;
-    if (bm_ynode_check_keys(doc, node, "escalation", escalation_keys,
-                            ld->diag))
+    if (bm_ynode_check_keys(doc, node, "escalation", escalation_keys, ld->diag))
         return -EINVAL;
     v = bm_ynode_get(node, "id");
     if (!v)
@@ -1221,8 +1219,7 @@ static int compile_escalation(struct loader *ld, const struct bm_ydoc *doc,
     x->count_at_least = (uint32_t)cnt;
     v = bm_ynode_get(w, "ratio_to_baseline");
     if (v) {
-        if (bm_ynode_double(doc, v, 0.01, 1e6, &x->ratio_to_baseline,
-                            ld->diag))
+        if (bm_ynode_double(doc, v, 0.01, 1e6, &x->ratio_to_baseline, ld->diag))
             return -EINVAL;
         if (!x->baseline_ms)
             return bm_ynode_error(doc, v, ld->diag,
@@ -1407,8 +1404,8 @@ static int compile_unit(struct loader *ld, struct unit *u)
     }
     sec = bm_ynode_get(root, "rules");
     if (sec && sec->n) {
-        struct rule *nr = realloc(rs->rules,
-                                  (rs->nrules + sec->n) * sizeof(*nr));
+        struct rule *nr =
+            realloc(rs->rules, (rs->nrules + sec->n) * sizeof(*nr));
 
         if (!nr)
             return bm_ynode_error(doc, sec, ld->diag, "out of memory");
@@ -1419,9 +1416,8 @@ static int compile_unit(struct loader *ld, struct unit *u)
     }
     sec = bm_ynode_get(root, "escalations");
     if (sec && sec->n) {
-        struct escalation *ne = realloc(rs->escalations,
-                                        (rs->nescalations + sec->n) *
-                                            sizeof(*ne));
+        struct escalation *ne =
+            realloc(rs->escalations, (rs->nescalations + sec->n) * sizeof(*ne));
 
         if (!ne)
             return bm_ynode_error(doc, sec, ld->diag, "out of memory");
@@ -1514,9 +1510,8 @@ static int build_indexes(struct bm_ruleset *rs)
         return -ENOMEM;
     for (size_t i = 0; i < rs->nintents; i++)
         for (uint32_t k = 0; k < rs->intents[i].terms.n; k++)
-            rs->iuses[rs->niuses++] = (struct intent_use){
-                rs->intents[i].terms.ids[k], (uint8_t)i
-            };
+            rs->iuses[rs->niuses++] =
+                (struct intent_use){ rs->intents[i].terms.ids[k], (uint8_t)i };
     qsort(rs->iuses, rs->niuses, sizeof(*rs->iuses), iuse_cmp);
     return 0;
 }
@@ -1524,8 +1519,8 @@ static int build_indexes(struct bm_ruleset *rs)
 /* ---- the load ---- */
 
 static int load_files(struct loader *ld, const char *const *paths,
-                       size_t npaths, const char *data_dir,
-                       struct unit **units, size_t *nunits, uint64_t *hash)
+                      size_t npaths, const char *data_dir, struct unit **units,
+                      size_t *nunits, uint64_t *hash)
 {
     char lex[PATH_MAX], intents[PATH_MAX];
     char **files = NULL;

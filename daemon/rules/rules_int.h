@@ -109,11 +109,11 @@ struct cond {
     uint64_t intents;    /* COND_INTENT: bit per intent index */
     char **strs;         /* owned: COND_LANG, COND_SOURCE */
     uint32_t nstrs;
-    bool flag;           /* COND_REPLY, COND_REPOST, COND_COMPETITOR */
-    char *path;          /* owned: COND_FIELD pointer */
-    enum field_op op;    /* COND_FIELD */
-    json_t *value;       /* owned: COND_FIELD equals / in (an array) */
-    double number;       /* COND_FIELD at_least */
+    bool flag;        /* COND_REPLY, COND_REPOST, COND_COMPETITOR */
+    char *path;       /* owned: COND_FIELD pointer */
+    enum field_op op; /* COND_FIELD */
+    json_t *value;    /* owned: COND_FIELD equals / in (an array) */
+    double number;    /* COND_FIELD at_least */
 };
 
 enum throttle_per {
@@ -131,7 +131,7 @@ struct rule {
     enum bm_rule_kind kind;
     enum bm_priority priority;
     struct cond when;
-    char *message;     /* owned: alert template, or NULL */
+    char *message; /* owned: alert template, or NULL */
     enum throttle_per throttle_per;
     uint64_t throttle_ms;
 };
@@ -160,20 +160,20 @@ struct intent {
 struct ruletest {
     char *file; /* owned */
     unsigned line;
-    char *name; /* owned, or NULL */
-    char *text; /* owned */
+    char *name;                   /* owned, or NULL */
+    char *text;                   /* owned */
     char *author, *lang, *source; /* owned, or NULL */
-    int64_t followers;             /* -1: unknown */
+    int64_t followers;            /* -1: unknown */
     bool reply, repost, html;
-    json_t *fields;      /* owned: the raw message, or NULL */
+    json_t *fields; /* owned: the raw message, or NULL */
     bool has_expect;
-    char **expect;       /* owned: rule ids */
+    char **expect; /* owned: rule ids */
     uint32_t nexpect;
-    int tone;            /* enum bm_tone, or -1 */
-    char **brand_ids;    /* owned: expected brand tones */
+    int tone;         /* enum bm_tone, or -1 */
+    char **brand_ids; /* owned: expected brand tones */
     int *brand_tones;
     uint32_t nbrands;
-    uint64_t intents;    /* must be shown */
+    uint64_t intents; /* must be shown */
 };
 
 struct pack_info {
@@ -185,23 +185,23 @@ struct bm_ruleset {
     struct bm_matcher *matcher; /* owned */
     struct terminfo *tinfo;     /* owned: one per term id */
     size_t ntinfo;
-    struct brand_use *uses;     /* owned: grouped by term */
+    struct brand_use *uses; /* owned: grouped by term */
     size_t nuses;
-    struct intent_use *iuses;   /* owned: sorted by term */
+    struct intent_use *iuses; /* owned: sorted by term */
     size_t niuses;
-    struct brand *brands;       /* owned */
+    struct brand *brands; /* owned */
     size_t nbrands;
-    struct rule *rules;         /* owned */
+    struct rule *rules; /* owned */
     size_t nrules;
     struct escalation *escalations; /* owned */
     size_t nescalations;
     struct intent intents[BM_MAX_INTENTS];
     size_t nintents;
-    struct ruletest *tests;     /* owned */
+    struct ruletest *tests; /* owned */
     size_t ntests;
-    struct pack_info *packs;    /* owned */
+    struct pack_info *packs; /* owned */
     size_t npacks;
-    size_t nregex;              /* rule regexes, for stats */
+    size_t nregex; /* rule regexes, for stats */
     char hash[17];
 };
 

@@ -5,14 +5,16 @@
  * namespace, so a post may fire another pack's rule: a test sees what the
  * daemon would). What differed is said in one line a PR analyst can act on.
  */
+#include "brandmon/ruletest.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "brandmon/buf.h"
 #include "brandmon/engine.h"
-#include "brandmon/ruletest.h"
 #include "brandmon/sentiment.h"
+
 #include "rules/rules_int.h"
 
 static bool fired(const struct bm_decision *d, const char *rule)
@@ -53,21 +55,19 @@ static void check_brands(struct bm_buf *why, const struct ruletest *t,
             if (strcmp(d->brands[k].id, t->brand_ids[i]) == 0)
                 b = &d->brands[k];
         if (!b) {
-            bm_buf_printf(why, "%sbrand %s not mentioned",
-                          why->len ? "; " : "", t->brand_ids[i]);
+            bm_buf_printf(why, "%sbrand %s not mentioned", why->len ? "; " : "",
+                          t->brand_ids[i]);
         } else if ((int)bm_tone_of(b->sentiment) != t->brand_tones[i]) {
             bm_buf_printf(why, "%sbrand %s tone expected %s got %s (%.2f)",
                           why->len ? "; " : "", t->brand_ids[i],
                           bm_tone_name((enum bm_tone)t->brand_tones[i]),
-                          bm_tone_name(bm_tone_of(b->sentiment)),
-                          b->sentiment);
+                          bm_tone_name(bm_tone_of(b->sentiment)), b->sentiment);
         }
     }
 }
 
 static void check_intents(struct bm_buf *why, const struct bm_ruleset *rs,
-                          const struct ruletest *t,
-                          const struct bm_decision *d)
+                          const struct ruletest *t, const struct bm_decision *d)
 {
     for (size_t i = 0; i < rs->nintents; i++) {
         bool shown = false;
@@ -98,8 +98,7 @@ static void judge(const struct bm_ruleset *rs, const struct ruletest *t,
     }
     if (t->tone >= 0 && (int)bm_tone_of(d->sentiment) != t->tone)
         bm_buf_printf(why, "%stone expected %s got %s (%.2f)",
-                      why->len ? "; " : "",
-                      bm_tone_name((enum bm_tone)t->tone),
+                      why->len ? "; " : "", bm_tone_name((enum bm_tone)t->tone),
                       bm_tone_name(bm_tone_of(d->sentiment)), d->sentiment);
     check_brands(why, t, d);
     check_intents(why, rs, t, d);

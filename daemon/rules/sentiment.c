@@ -12,13 +12,15 @@
  * It does not know rules, brands' rules or Redis; engine.c calls it once per
  * post after matching.
  */
+#include "brandmon/sentiment.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "brandmon/sentiment.h"
 #include "brandmon/yaml.h"
+
 #include "rules/engine_int.h"
 #include "rules/loader_int.h"
 
@@ -26,20 +28,20 @@
 #define MOD_REACH 3
 static const double mod_decay[MOD_REACH + 1] = { 0, 1.0, 0.9, 0.8 };
 
-#define NEGATION_SCALE   (-0.6) /* "not good": flipped and weaker */
-#define CAPS_BOOST       1.3    /* "WORST" in a post that is not all caps */
-#define EXCLAIM_STEP     0.08   /* per "!" in a sentence, at most four */
-#define EXCLAIM_MAX      4
-#define QUESTION_DAMP    0.5    /* positive words in a question */
-#define BEFORE_CONTRAST  0.5    /* clauses before "but" */
-#define AFTER_CONTRAST   1.5    /* the clause from "but" on */
-#define NORMALISE_ALPHA  15.0   /* S / sqrt(S^2 + alpha) */
-#define SHOUTING_SHARE   0.8    /* share of CAPS words that makes a post shout */
+#define NEGATION_SCALE  (-0.6) /* "not good": flipped and weaker */
+#define CAPS_BOOST      1.3    /* "WORST" in a post that is not all caps */
+#define EXCLAIM_STEP    0.08   /* per "!" in a sentence, at most four */
+#define EXCLAIM_MAX     4
+#define QUESTION_DAMP   0.5  /* positive words in a question */
+#define BEFORE_CONTRAST 0.5  /* clauses before "but" */
+#define AFTER_CONTRAST  1.5  /* the clause from "but" on */
+#define NORMALISE_ALPHA 15.0 /* S / sqrt(S^2 + alpha) */
+#define SHOUTING_SHARE  0.8  /* share of CAPS words that makes a post shout */
 
 static const char *const lexicon_keys[] = {
-    "version",   "lexicon",  "description", "words",  "negations",
-    "intensifiers", "dampeners", "contrast", "emoticons", "emoji",
-    NULL,
+    "version",   "lexicon",      "description", "words",
+    "negations", "intensifiers", "dampeners",   "contrast",
+    "emoticons", "emoji",        NULL,
 };
 
 enum bm_tone bm_tone_of(double score)
@@ -101,8 +103,7 @@ static int load_valued(struct loader *ld, const struct bm_ydoc *doc,
     for (size_t i = 0; i < sec->n; i++) {
         double v;
 
-        if (bm_ynode_double(doc, sec->pairs[i].value, min, max, &v,
-                            ld->diag) ||
+        if (bm_ynode_double(doc, sec->pairs[i].value, min, max, &v, ld->diag) ||
             set_role(ld, doc, sec->pairs[i].key, sec->pairs[i].key->str, role,
                      v))
             return -EINVAL;
@@ -139,12 +140,11 @@ int lexicon_load(struct loader *ld, const struct bm_ydoc *doc)
         return -EINVAL;
     v = bm_ynode_get(root, "version");
     if (!v || bm_ynode_int(doc, v, 1, 1, &ver, ld->diag))
-        return bm_diag_set(ld->diag, doc->file, v ? v->line : 1,
-                           v ? v->col : 1, "lexicon needs 'version: 1'");
+        return bm_diag_set(ld->diag, doc->file, v ? v->line : 1, v ? v->col : 1,
+                           "lexicon needs 'version: 1'");
     v = bm_ynode_get(root, "words");
     if (!v)
-        return bm_diag_set(ld->diag, doc->file, 1, 1,
-                           "lexicon has no 'words'");
+        return bm_diag_set(ld->diag, doc->file, 1, 1, "lexicon has no 'words'");
     if (load_valued(ld, doc, v, LEX_WORD, -4.0, 4.0))
         return -EINVAL;
     if ((v = bm_ynode_get(root, "emoticons")) &&
@@ -179,6 +179,8 @@ void sent_scratch_release(struct sent_scratch *s)
     free(s->cneg);
     free(s->weight);
     free(s->csent);
+    free(s->cexcl);
+    free(s->cquest);
     free(s->cbrands);
     memset(s, 0, sizeof(*s));
 }
@@ -208,6 +210,8 @@ static int reserve(struct sent_scratch *s, size_t ntok)
     GROW(cneg);
     GROW(weight);
     GROW(csent);
+    GROW(cexcl);
+    GROW(cquest);
     GROW(cbrands);
     s->clausecap = cap;
 #undef GROW
@@ -314,8 +318,8 @@ static size_t sum_clauses(const struct evalctx *c, struct sent_scratch *s)
 
     for (size_t i = 0; i < t->ntok;) {
         size_t span = s->span[i] ? s->span[i] : 1;
-        const struct terminfo *ti = s->lex[i] ? &c->rs->tinfo[s->lex[i] - 1] :
-                                                NULL;
+        const struct terminfo *ti =
+            s->lex[i] ? &c->rs->tinfo[s->lex[i] - 1] : NULL;
         bool contrast = ti && ti->lex_role == LEX_CONTRAST;
 
         if (open && (t->tok[i].flags & BM_TOK_NEWLINE_BEFORE)) {
@@ -327,6 +331,7 @@ static size_t sum_clauses(const struct evalctx *c, struct sent_scratch *s)
             s->weight[nclause] = contrast ? -1.0 : 1.0; /* -1: marks "but" */
             s->csent[nclause] = (uint32_t)sentence;
             s->cbrands[nclause] = 0;
+            s->cexcl[nclause] = s->cquest[nclause] = 0;
             start = i;
             nclause++;
             open = true;
@@ -341,6 +346,10 @@ static size_t sum_clauses(const struct evalctx *c, struct sent_scratch *s)
             else
                 s->cneg[nclause - 1] += v;
         }
+        if (tok_is(t, i, '!') && s->cexcl[nclause - 1] < UINT8_MAX)
+            s->cexcl[nclause - 1]++;
+        if (tok_is(t, i, '?'))
+            s->cquest[nclause - 1] = 1;
         if (ends_sentence(t, i)) {
             /* A run like "?!" or "..." ends one sentence, not several. */
             if (i + 1 >= t->ntok || !ends_sentence(t, i + 1)) {
@@ -356,8 +365,7 @@ static size_t sum_clauses(const struct evalctx *c, struct sent_scratch *s)
 }
 
 /* Emphasis, questions and contrast, sentence by sentence. */
-static void weigh_sentences(const struct bm_text *t, struct sent_scratch *s,
-                            size_t nclause)
+static void weigh_sentences(struct sent_scratch *s, size_t nclause)
 {
     size_t first = 0;
 
@@ -366,14 +374,9 @@ static void weigh_sentences(const struct bm_text *t, struct sent_scratch *s,
         size_t end = first, excl = 0;
         bool question = false;
 
-        while (end < nclause && s->csent[end] == sent)
-            end++;
-        /* The punctuation that closes it is in its last clause. */
-        for (size_t i = 0; i < t->ntok; i++) {
-            if (s->clause[i] < first || s->clause[i] >= end)
-                continue;
-            excl += tok_is(t, i, '!');
-            question |= tok_is(t, i, '?');
+        for (; end < nclause && s->csent[end] == sent; end++) {
+            excl += s->cexcl[end];
+            question |= s->cquest[end] != 0;
         }
         if (excl > EXCLAIM_MAX)
             excl = EXCLAIM_MAX;
@@ -463,7 +466,7 @@ int sentiment_score(struct evalctx *c, struct sent_scratch *s)
         return -ENOMEM;
     mark_lexicon(c, s);
     nclause = sum_clauses(c, s);
-    weigh_sentences(c->text, s, nclause);
+    weigh_sentences(s, nclause);
     for (size_t k = 0; k < nclause; k++)
         total += clause_value(s, k);
     c->post_score = normalise(total);

@@ -8,13 +8,14 @@
  * post by the format's field map and decided. Nothing here touches the
  * network or writes output: decisions go to the caller's callback.
  */
+#include "brandmon/replay.h"
+
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "brandmon/log.h"
-#include "brandmon/replay.h"
 #include "brandmon/text.h"
 
 #define READ_CHUNK (64u * 1024)
@@ -94,8 +95,8 @@ static int handle_line(struct replay *r, char *s, size_t len, uint64_t line)
     int err = 0;
     char detail[200];
 
-    while (len && (s[len - 1] == '\r' || s[len - 1] == ' ' ||
-                   s[len - 1] == '\t'))
+    while (len &&
+           (s[len - 1] == '\r' || s[len - 1] == ' ' || s[len - 1] == '\t'))
         len--;
     while (len && (*s == ' ' || *s == '\t')) {
         s++;
@@ -129,8 +130,8 @@ static int handle_line(struct replay *r, char *s, size_t len, uint64_t line)
 }
 
 int bm_replay_stream(FILE *in, const struct bm_replay_opts *opts,
-                     struct bm_engine *e, bm_replay_decision_fn cb,
-                     void *arg, struct bm_replay_stats *st)
+                     struct bm_engine *e, bm_replay_decision_fn cb, void *arg,
+                     struct bm_replay_stats *st)
 {
     struct replay r = {
         .opts = opts,

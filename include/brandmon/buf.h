@@ -17,7 +17,10 @@ struct bm_buf {
     size_t cap; /* bytes allocated */
 };
 
-#define BM_BUF_INIT { NULL, 0, 0 }
+#define BM_BUF_INIT                                                            \
+    {                                                                          \
+        NULL, 0, 0                                                             \
+    }
 
 void bm_buf_init(struct bm_buf *b);
 /* Frees the storage; the buffer is left as after bm_buf_init(). */

@@ -36,10 +36,10 @@ struct bm_decision_match {
     const char *rule; /* borrowed: rule set */
     enum bm_rule_kind kind;
     enum bm_priority priority;
-    const char *brand;          /* borrowed: rule set; NULL for no brand */
-    const char *brand_name;     /* borrowed: rule set; NULL for no brand */
-    const char *message;        /* the alert template, or NULL */
-    const char *const *terms;   /* borrowed: engine; what fired */
+    const char *brand;        /* borrowed: rule set; NULL for no brand */
+    const char *brand_name;   /* borrowed: rule set; NULL for no brand */
+    const char *message;      /* the alert template, or NULL */
+    const char *const *terms; /* borrowed: engine; what fired */
     size_t nterms;
 };
 

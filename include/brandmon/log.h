@@ -55,7 +55,10 @@ struct bm_ratelimit {
     uint64_t suppressed; /* lines dropped since the last printed one */
 };
 
-#define BM_RATELIMIT_INIT(interval_ms, burst) { (interval_ms), (burst), 0, 0, 0 }
+#define BM_RATELIMIT_INIT(interval_ms, burst)                                  \
+    {                                                                          \
+        (interval_ms), (burst), 0, 0, 0                                        \
+    }
 
 /* True when a line may be printed now; counts the line as suppressed if not.
  * Takes the current time so that tests can drive it. */

@@ -49,8 +49,7 @@ const char *bm_ruleset_default_data_dir(void);
  * filled. Caller frees with bm_ruleset_free().
  */
 struct bm_ruleset *bm_ruleset_load(const char *const *paths, size_t npaths,
-                                   const char *data_dir,
-                                   struct bm_diag *diag);
+                                   const char *data_dir, struct bm_diag *diag);
 void bm_ruleset_free(struct bm_ruleset *rs);
 
 /* Counts, for logs and --check. */

@@ -58,8 +58,8 @@ struct bm_replay_opts {
  * @cb returned.
  */
 int bm_replay_stream(FILE *in, const struct bm_replay_opts *opts,
-                     struct bm_engine *e, bm_replay_decision_fn cb,
-                     void *arg, struct bm_replay_stats *st);
+                     struct bm_engine *e, bm_replay_decision_fn cb, void *arg,
+                     struct bm_replay_stats *st);
 
 /* Writes the summary line: "replay: N lines, N posts, N decided, N matches,
  * N skipped (reason: n, ...)". */

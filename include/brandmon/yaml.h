@@ -47,7 +47,7 @@ struct bm_ynode {
     /* scalars: the value, NUL-terminated (may contain NULs: see len) */
     const char *str; /* borrowed: document */
     size_t len;
-    bool quoted;        /* scalar was written '...' or "..." or as a block */
+    bool quoted; /* scalar was written '...' or "..." or as a block */
     struct bm_ynode **items; /* seq: the items; borrowed: document */
     struct bm_ypair *pairs;  /* map: pairs in document order; borrowed */
     size_t n;                /* number of items or pairs */
