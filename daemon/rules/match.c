@@ -521,13 +521,33 @@ static int emit_list(const struct bm_matcher *m, const struct slot *s,
     return 0;
 }
 
-/* Probes both tables for one key: the whole of @key as an exact first
- * token, and each of its leading parts whose length a prefix term has. */
+static int probe_prefixes(const struct bm_matcher *m, const char *key,
+                          const uint32_t *plen, const uint32_t *phash,
+                          uint32_t np, const struct bm_text *txt, size_t at,
+                          struct bm_hits *out)
+{
+    for (uint32_t i = 0; i < np; i++) {
+        const struct slot *s = probe(m, &m->prefix, key, plen[i], phash[i]);
+        int err = s ? emit_list(m, s, txt, at, out) : 0;
+
+        if (err)
+            return err;
+    }
+    return 0;
+}
+
+/*
+ * Probes both tables for one key: the whole of @key as an exact first token,
+ * then each of its leading parts whose length a prefix term has. Exact hits
+ * come first, so that where an exact and a prefix term cover the same tokens
+ * the exact one is seen first (the sentiment scorer keeps the first).
+ */
 static int probe_key(const struct bm_matcher *m, const char *key, uint32_t len,
                      const struct bm_text *txt, size_t at, struct bm_hits *out)
 {
+    uint32_t plen[64], phash[64];
     uint64_t lens = m->prefix_lens;
-    uint32_t h = FNV_OFFSET;
+    uint32_t h = FNV_OFFSET, np = 0;
     const struct slot *s;
     size_t li = 0;
     int err;
@@ -543,15 +563,24 @@ static int probe_key(const struct bm_matcher *m, const char *key, uint32_t len,
             if (li == m->nlong || m->long_prefix_lens[li] != i + 1)
                 continue;
         }
-        s = probe(m, &m->prefix, key, i + 1, h);
-        if (s) {
-            err = emit_list(m, s, txt, at, out);
+        plen[np] = i + 1;
+        phash[np++] = h;
+        if (np == 64) {
+            /* Only with more than 63 distinct prefix lengths: probe the
+             * ones gathered so far now, before the exact probe. */
+            err = probe_prefixes(m, key, plen, phash, np, txt, at, out);
             if (err)
                 return err;
+            np = 0;
         }
     }
     s = probe(m, &m->exact, key, len, h);
-    return s ? emit_list(m, s, txt, at, out) : 0;
+    if (s) {
+        err = emit_list(m, s, txt, at, out);
+        if (err)
+            return err;
+    }
+    return probe_prefixes(m, key, plen, phash, np, txt, at, out);
 }
 
 int bm_matcher_run(const struct bm_matcher *m, const struct bm_text *t,
