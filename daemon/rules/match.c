@@ -185,7 +185,7 @@ static int sigmap_grow(struct bm_matcher *m)
     memset(s->ids, 0xff, ncap * sizeof(*s->ids));
     s->cap = ncap;
     for (uint32_t i = 0; i < old.cap; i++) {
-        uint32_t pos, id = old.ids[i], len;
+        uint32_t pos = 0, id = old.ids[i], len;
         const char *sig;
 
         if (id == UINT32_MAX)
@@ -232,7 +232,7 @@ int bm_matcher_add(struct bm_matcher *m, const char *term, size_t len)
 {
     struct bm_text *t = &m->scratch;
     bool prefix = false;
-    uint32_t sig_off, sig_len, h, pos, id;
+    uint32_t sig_off, sig_len, h, pos = 0, id;
     size_t strs_mark, tok_mark;
     int err;
 
