@@ -367,32 +367,46 @@ void ctx_fire(struct evalctx *c, const char *what)
 bool ctx_regex(struct evalctx *c, const pcre2_code *re, const char *s,
                size_t len)
 {
-    int rc = pcre2_match(re, (PCRE2_SPTR)s, len, 0, PCRE2_NO_UTF_CHECK, c->md,
+    int rc = pcre2_jit_match(re, (PCRE2_SPTR)s, len, 0, 0, c->md, c->mctx);
+
+    /* Where JIT was unavailable for this pattern, the interpreter runs. */
+    if (rc == PCRE2_ERROR_JIT_BADOPTION)
+        rc = pcre2_match(re, (PCRE2_SPTR)s, len, 0, PCRE2_NO_UTF_CHECK, c->md,
                          c->mctx);
 
     /* Errors (match limit reached) count as no match. */
     return rc >= 0;
 }
 
+/* Counts the distinct terms of @set found in the post; the first
+ * FIRED_SHOWN of them are reported as what fired. */
+#define FIRED_SHOWN 64
+
 static bool eval_terms(const struct termset *set, uint32_t at_least,
                        struct evalctx *c)
 {
-    const char *fired[64];
+    const char *fired[FIRED_SHOWN];
     uint32_t found = 0;
 
     if (set->n <= c->ndistinct * 4) {
         for (uint32_t i = 0; i < set->n; i++)
-            if (c->seen[set->ids[i]] == c->gen && found < 64)
-                fired[found++] = bm_matcher_term(c->rs->matcher, set->ids[i]);
+            if (c->seen[set->ids[i]] == c->gen) {
+                if (found < FIRED_SHOWN)
+                    fired[found] = bm_matcher_term(c->rs->matcher, set->ids[i]);
+                found++;
+            }
     } else {
         for (size_t i = 0; i < c->ndistinct; i++)
-            if (termset_has(set, c->distinct[i]) && found < 64)
-                fired[found++] =
-                    bm_matcher_term(c->rs->matcher, c->distinct[i]);
+            if (termset_has(set, c->distinct[i])) {
+                if (found < FIRED_SHOWN)
+                    fired[found] =
+                        bm_matcher_term(c->rs->matcher, c->distinct[i]);
+                found++;
+            }
     }
     if (found < at_least)
         return false;
-    for (uint32_t i = 0; i < found; i++)
+    for (uint32_t i = 0; i < found && i < FIRED_SHOWN; i++)
         ctx_fire(c, fired[i]);
     return true;
 }

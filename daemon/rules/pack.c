@@ -108,7 +108,11 @@ const char *bm_ruleset_default_data_dir(void)
 
 size_t bm_ruleset_packs(const struct bm_ruleset *rs)
 {
-    return rs->npacks;
+    size_t n = 0;
+
+    for (size_t i = 0; i < rs->npacks; i++)
+        n += !rs->packs[i].base;
+    return n;
 }
 
 size_t bm_ruleset_brands(const struct bm_ruleset *rs)
@@ -579,6 +583,8 @@ static int expand_path(const char *path, char ***files, size_t *nfiles,
     while ((de = readdir(dir)) != NULL) {
         char *full;
 
+        struct stat est;
+
         if (!is_yaml_name(de->d_name))
             continue;
         if (n == cap) {
@@ -597,6 +603,11 @@ static int expand_path(const char *path, char ***files, size_t *nfiles,
             break;
         }
         sprintf(full, "%s/%s", path, de->d_name);
+        /* Not recursing: a folder named like a pack is passed over. */
+        if (stat(full, &est) != 0 || !S_ISREG(est.st_mode)) {
+            free(full);
+            continue;
+        }
         names[n++] = full;
     }
     closedir(dir);
@@ -1589,6 +1600,7 @@ static int register_unit(struct loader *ld, struct unit *u,
     rs->packs = np;
     np[rs->npacks].name = strdup(name);
     np[rs->npacks].file = strdup(doc->file);
+    np[rs->npacks].base = u->base_intents;
     rs->npacks++;
     if (!np[rs->npacks - 1].name || !np[rs->npacks - 1].file)
         return bm_ynode_error(doc, v, ld->diag, "out of memory");

@@ -179,6 +179,7 @@ struct ruletest {
 struct pack_info {
     char *name; /* owned */
     char *file; /* owned */
+    bool base;  /* the shipped intents, not counted as a pack */
 };
 
 struct bm_ruleset {
