@@ -177,6 +177,15 @@ static void collect(struct bm_engine *e)
     c->nnamed = w;
 }
 
+/* True when the pattern has no gate or one of its terms is in the post. */
+static bool gate_open(const struct evalctx *c, const struct termset *gate)
+{
+    for (uint32_t i = 0; i < gate->n; i++)
+        if (c->seen[gate->ids[i]] == c->gen)
+            return true;
+    return gate->n == 0;
+}
+
 static void intent_patterns(struct bm_engine *e)
 {
     struct evalctx *c = &e->ctx;
@@ -188,7 +197,8 @@ static void intent_patterns(struct bm_engine *e)
         if (c->intents >> i & 1)
             continue;
         for (uint32_t p = 0; p < in->npatterns; p++)
-            if (ctx_regex(c, in->patterns[p], s, e->text.norm.len)) {
+            if (gate_open(c, &in->gates[p]) &&
+                ctx_regex(c, in->patterns[p], s, e->text.norm.len)) {
                 c->intents |= (uint64_t)1 << i;
                 c->intent_why[i] = in->pattern_src[p];
                 break;

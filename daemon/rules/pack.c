@@ -201,14 +201,29 @@ static void ruletest_release(struct ruletest *t)
     free(t->brand_tones);
 }
 
+/* Drops an intent's terms and patterns, keeping its name. */
+static void intent_clear(struct intent *in)
+{
+    termset_release(&in->terms);
+    for (uint32_t i = 0; i < in->npatterns; i++) {
+        pcre2_code_free(in->patterns[i]);
+        free(in->pattern_src[i]);
+        if (in->gates)
+            termset_release(&in->gates[i]);
+    }
+    free(in->patterns);
+    free(in->pattern_src);
+    free(in->gates);
+    in->patterns = NULL;
+    in->pattern_src = NULL;
+    in->gates = NULL;
+    in->npatterns = 0;
+}
+
 static void intent_release(struct intent *in)
 {
+    intent_clear(in);
     free(in->name);
-    termset_release(&in->terms);
-    for (uint32_t i = 0; i < in->npatterns; i++)
-        pcre2_code_free(in->patterns[i]);
-    free(in->patterns);
-    free_strv(in->pattern_src, in->npatterns);
     memset(in, 0, sizeof(*in));
 }
 
@@ -964,6 +979,37 @@ static int compile_brand(struct loader *ld, const struct bm_ydoc *doc,
     return 0;
 }
 
+/*
+ * One intent pattern: a regex, or {regex: R, requires: [terms]} where the
+ * regex only runs on posts that hold one of the terms. Terms cost nothing
+ * extra (the matcher finds them anyway) and keep a regex off most posts.
+ */
+static int compile_pattern(struct loader *ld, const struct bm_ydoc *doc,
+                           const struct bm_ynode *n, struct intent *in,
+                           size_t i)
+{
+    static const char *const keys[] = { "regex", "requires", NULL };
+    const struct bm_ynode *re = n, *req = NULL;
+    const char *s;
+
+    if (n->type == BM_YNODE_MAP) {
+        if (bm_ynode_check_keys(doc, n, "pattern", keys, ld->diag))
+            return -EINVAL;
+        re = bm_ynode_get(n, "regex");
+        req = bm_ynode_get(n, "requires");
+        if (!re)
+            return bm_ynode_error(doc, n, ld->diag, "pattern needs 'regex'");
+    }
+    if (bm_ynode_string(doc, re, &s, ld->diag))
+        return -EINVAL;
+    if (!(in->pattern_src[i] = strdup(s)))
+        return bm_ynode_error(doc, re, ld->diag, "out of memory");
+    in->patterns[i] = loader_regex(ld, doc, re, s);
+    if (!in->patterns[i])
+        return -EINVAL;
+    return req ? loader_termlist(ld, doc, req, &in->gates[i]) : 0;
+}
+
 static int compile_intent(struct loader *ld, const struct bm_ydoc *doc,
                           const struct bm_ynode *key,
                           const struct bm_ynode *node)
@@ -974,14 +1020,7 @@ static int compile_intent(struct loader *ld, const struct bm_ydoc *doc,
     if (bm_ynode_check_keys(doc, node, "intent", intent_keys, ld->diag))
         return -EINVAL;
     /* A pack's definition replaces the shipped one whole. */
-    termset_release(&in->terms);
-    for (uint32_t i = 0; i < in->npatterns; i++)
-        pcre2_code_free(in->patterns[i]);
-    free(in->patterns);
-    free_strv(in->pattern_src, in->npatterns);
-    in->patterns = NULL;
-    in->pattern_src = NULL;
-    in->npatterns = 0;
+    intent_clear(in);
 
     terms = bm_ynode_get(node, "terms");
     pats = bm_ynode_get(node, "patterns");
@@ -993,19 +1032,18 @@ static int compile_intent(struct loader *ld, const struct bm_ydoc *doc,
         return -EINVAL;
     if (!pats)
         return 0;
-    if (loader_strings(ld, doc, pats, &in->pattern_src, &in->npatterns))
-        return -EINVAL;
-    in->patterns = calloc(in->npatterns, sizeof(*in->patterns));
-    if (!in->patterns)
+    if (pats->type != BM_YNODE_SEQ || pats->n == 0)
+        return bm_ynode_error(doc, pats, ld->diag,
+                              "'patterns' must be a list of regexes");
+    in->patterns = calloc(pats->n, sizeof(*in->patterns));
+    in->pattern_src = calloc(pats->n, sizeof(*in->pattern_src));
+    in->gates = calloc(pats->n, sizeof(*in->gates));
+    if (!in->patterns || !in->pattern_src || !in->gates)
         return bm_ynode_error(doc, pats, ld->diag, "out of memory");
-    for (uint32_t i = 0; i < in->npatterns; i++) {
-        const struct bm_ynode *at =
-            pats->type == BM_YNODE_SEQ ? pats->items[i] : pats;
-
-        in->patterns[i] = loader_regex(ld, doc, at, in->pattern_src[i]);
-        if (!in->patterns[i])
+    in->npatterns = (uint32_t)pats->n;
+    for (size_t i = 0; i < pats->n; i++)
+        if (compile_pattern(ld, doc, pats->items[i], in, i))
             return -EINVAL;
-    }
     return 0;
 }
 

@@ -153,6 +153,8 @@ struct intent {
     struct termset terms;
     pcre2_code **patterns; /* owned */
     char **pattern_src;    /* owned: as written */
+    struct termset *gates; /* owned: per pattern, terms one of which must be
+                              in the post for it to run (n = 0: always) */
     uint32_t npatterns;
 };
 

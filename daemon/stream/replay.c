@@ -2,8 +2,8 @@
  * replay.c - decides a file of messages offline (`brandmond --replay`).
  *
  * The reader keeps one line buffer that never grows past the ceiling: the
- * rest of a longer line is read and dropped. Each line is checked for UTF-8
- * before jansson sees it (so the reason is told right), parsed, unwrapped
+ * rest of a longer line is read and dropped. Each line is parsed (a line
+ * jansson refuses is checked for UTF-8, so the reason is told right), unwrapped
  * when the format answers with pages of items (Reddit, HN), mapped to a
  * post by the format's field map and decided. Nothing here touches the
  * network or writes output: decisions go to the caller's callback.
@@ -106,12 +106,13 @@ static int handle_line(struct replay *r, char *s, size_t len, uint64_t line)
         skip(r, BM_SKIP_EMPTY, line, NULL);
         return 0;
     }
-    if (!bm_utf8_is_valid(s, len)) {
-        skip(r, BM_SKIP_INVALID_UTF8, line, NULL);
-        return 0;
-    }
     msg = json_loadb(s, len, 0, &jerr);
     if (!msg) {
+        /* jansson refuses invalid UTF-8 too; say which it was. */
+        if (!bm_utf8_is_valid(s, len)) {
+            skip(r, BM_SKIP_INVALID_UTF8, line, NULL);
+            return 0;
+        }
         snprintf(detail, sizeof(detail), "%s at column %d", jerr.text,
                  jerr.column);
         skip(r, BM_SKIP_MALFORMED_JSON, line, detail);
