@@ -310,6 +310,8 @@ int bm_engine_decide(struct bm_engine *e, const struct bm_post *post,
     for (size_t i = 0; i < e->rs->nintents; i++)
         if (c->intents >> i & 1)
             e->intent_names[nint++] = e->rs->intents[i].name;
+    out->text = e->text.scratch.data ? e->text.scratch.data : "";
+    out->text_len = e->text.scratch.len;
     out->sentiment = c->post_score;
     out->brands = e->brands;
     out->nbrands = c->nnamed;
@@ -404,21 +406,26 @@ int bm_decision_write_json(const struct bm_decision *d, struct bm_buf *out)
     return err ? -ENOMEM : 0;
 }
 
-/* The post's text as a person reads it: HTML tags dropped, one line. */
-static int put_plain_text(struct bm_buf *out, const struct bm_post *p)
+/* The decoded text on one line: runs of white space become one space, and
+ * none is left at either end. */
+static int put_plain_text(struct bm_buf *out, const struct bm_decision *d)
 {
-    bool in_tag = false;
+    bool space = false, any = false;
     int err = 0;
 
-    for (size_t i = 0; i < p->text_len && !err; i++) {
-        char ch = p->text[i];
+    for (size_t i = 0; i < d->text_len && !err; i++) {
+        char ch = d->text[i];
 
-        if (p->text_is_html && ch == '<')
-            in_tag = true;
-        else if (in_tag && ch == '>')
-            in_tag = false;
-        else if (!in_tag)
-            err = bm_buf_putc(out, ch == '\n' || ch == '\r' ? ' ' : ch);
+        if (ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t') {
+            space = any;
+            continue;
+        }
+        if (space)
+            err = bm_buf_putc(out, ' ');
+        if (!err)
+            err = bm_buf_putc(out, ch);
+        space = false;
+        any = true;
     }
     return err;
 }
@@ -449,7 +456,7 @@ int bm_decision_render(const struct bm_decision *d,
         else if (IS("source"))
             err = bm_buf_puts(out, p->source ? p->source : "");
         else if (IS("text"))
-            err = put_plain_text(out, p);
+            err = put_plain_text(out, d);
         else if (IS("url"))
             err = bm_buf_puts(out, p->url ? p->url : "");
         else if (IS("post_id"))

@@ -49,6 +49,10 @@ struct bm_decision_match {
  */
 struct bm_decision {
     const struct bm_post *post;
+    /* The post's text as a person reads it: HTML dropped, references
+     * decoded, case kept (text.h's decoded text). */
+    const char *text;
+    size_t text_len;
     double sentiment;
     const struct bm_decision_brand *brands;
     size_t nbrands;

@@ -81,8 +81,11 @@ struct bm_text {
     struct bm_token *tok; /* owned: ntok tokens in text order */
     size_t ntok;
     size_t tokcap;
-    struct bm_buf scratch; /* owned: decoded text, reused */
-    uint32_t replaced;     /* invalid UTF-8 sequences replaced by U+FFFD */
+    /* owned: the decoded text of the last call (tags dropped, block tags as
+     * line breaks, references decoded, bad UTF-8 replaced; case kept), for
+     * showing the post to a person. Not NUL-terminated: use scratch.len. */
+    struct bm_buf scratch;
+    uint32_t replaced; /* invalid UTF-8 sequences replaced by U+FFFD */
 };
 
 void bm_text_init(struct bm_text *t);
