@@ -165,8 +165,10 @@ static void collect(struct bm_engine *e)
         }
         for (iu = first_intent_use(rs, t);
              iu && iu < rs->iuses + rs->niuses && iu->term == t; iu++) {
-            if (!(c->intents >> iu->intent & 1))
+            if (!(c->intents >> iu->intent & 1)) {
                 c->intent_why[iu->intent] = bm_matcher_term(rs->matcher, t);
+                c->intent_tok[iu->intent] = e->hits.v[i].tok;
+            }
             c->intents |= (uint64_t)1 << iu->intent;
         }
     }
@@ -175,6 +177,28 @@ static void collect(struct bm_engine *e)
         if (c->excluded[c->named[i]] != c->gen)
             c->named[w++] = c->named[i];
     c->nnamed = w;
+}
+
+static size_t match_start(const struct evalctx *c)
+{
+    return (size_t)pcre2_get_ovector_pointer(c->md)[0];
+}
+
+/* The token that holds byte @off of the normalised text (the last token
+ * starting at or before it). */
+static uint32_t token_at(const struct bm_text *t, size_t off)
+{
+    size_t lo = 0, hi = t->ntok;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (t->tok[mid].off <= off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo ? (uint32_t)(lo - 1) : 0;
 }
 
 /* True when the pattern has no gate or one of its terms is in the post. */
@@ -201,6 +225,7 @@ static void intent_patterns(struct bm_engine *e)
                 ctx_regex(c, in->patterns[p], s, e->text.norm.len)) {
                 c->intents |= (uint64_t)1 << i;
                 c->intent_why[i] = in->pattern_src[p];
+                c->intent_tok[i] = token_at(&e->text, match_start(c));
                 break;
             }
     }

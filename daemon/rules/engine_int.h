@@ -38,6 +38,7 @@ struct evalctx {
     double post_score;
     uint64_t intents;                       /* bit per intent shown */
     const char *intent_why[BM_MAX_INTENTS]; /* the term or pattern */
+    uint32_t intent_tok[BM_MAX_INTENTS];    /* the token where it shows */
 
     const struct rule *rule; /* the rule being evaluated */
     const char **fired;      /* owned: terms that fired for the rule */

@@ -1693,7 +1693,7 @@ struct bm_ruleset *bm_ruleset_load(const char *const *paths, size_t npaths,
             goto out;
         }
     }
-    if (check_ids(&ld, units, nunits))
+    if (lexicon_intents(&ld, units[0].doc) || check_ids(&ld, units, nunits))
         goto out;
     for (size_t i = 0; i < nunits; i++)
         if (!units[i].lexicon && compile_unit(&ld, &units[i]))

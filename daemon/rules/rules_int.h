@@ -40,6 +40,7 @@ enum lex_role {
 struct terminfo {
     float value;      /* valence (-4..4) or modifier fraction */
     uint8_t lex_role; /* enum lex_role */
+    bool irony;       /* marks the post's praise as ironic (any role) */
     uint32_t use0;    /* first entry in ruleset.uses */
     uint32_t nuse;
 };
@@ -205,6 +206,8 @@ struct bm_ruleset {
     struct pack_info *packs; /* owned */
     size_t npacks;
     size_t nregex; /* rule regexes, for stats */
+    /* Valence an intent adds where it shows (lexicon `intents:`). */
+    float intent_valence[BM_MAX_INTENTS];
     char hash[17];
 };
 
@@ -221,5 +224,7 @@ bool termset_has(const struct termset *set, uint32_t id);
 struct bm_ydoc;
 struct loader;
 int lexicon_load(struct loader *ld, const struct bm_ydoc *doc);
+/* The lexicon's `intents:` section, once every intent is registered. */
+int lexicon_intents(struct loader *ld, const struct bm_ydoc *doc);
 
 #endif

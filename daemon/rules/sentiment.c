@@ -32,16 +32,17 @@ static const double mod_decay[MOD_REACH + 1] = { 0, 1.0, 0.9, 0.8 };
 #define CAPS_BOOST      1.3    /* "WORST" in a post that is not all caps */
 #define EXCLAIM_STEP    0.08   /* per "!" in a sentence, at most four */
 #define EXCLAIM_MAX     4
-#define QUESTION_DAMP   0.5  /* positive words in a question */
-#define BEFORE_CONTRAST 0.5  /* clauses before "but" */
-#define AFTER_CONTRAST  1.5  /* the clause from "but" on */
-#define NORMALISE_ALPHA 15.0 /* S / sqrt(S^2 + alpha) */
-#define SHOUTING_SHARE  0.8  /* share of CAPS words that makes a post shout */
+#define QUESTION_DAMP   0.5    /* positive words in a question */
+#define BEFORE_CONTRAST 0.5    /* clauses before "but" */
+#define AFTER_CONTRAST  1.5    /* the clause from "but" on */
+#define NORMALISE_ALPHA 15.0   /* S / sqrt(S^2 + alpha) */
+#define SHOUTING_SHARE  0.8    /* share of CAPS words that makes a post shout */
+#define IRONY_SCALE     (-0.6) /* praise in a post with an irony marker */
 
 static const char *const lexicon_keys[] = {
-    "version",   "lexicon",      "description", "words",
-    "negations", "intensifiers", "dampeners",   "contrast",
-    "emoticons", "emoji",        NULL,
+    "version",      "lexicon",   "description", "words",     "negations",
+    "intensifiers", "dampeners", "contrast",    "emoticons", "emoji",
+    "irony",        "intents",   NULL,
 };
 
 enum bm_tone bm_tone_of(double score)
@@ -126,6 +127,30 @@ static int load_plain(struct loader *ld, const struct bm_ydoc *doc,
     return 0;
 }
 
+/* Irony markers may also have a valence ("🙄" is negative on its own). */
+static int load_irony(struct loader *ld, const struct bm_ydoc *doc,
+                      const struct bm_ynode *sec)
+{
+    if (sec->type != BM_YNODE_SEQ)
+        return bm_ynode_error(doc, sec, ld->diag, "expected a list of terms");
+    for (size_t i = 0; i < sec->n; i++) {
+        const struct bm_ynode *it = sec->items[i];
+        const char *s;
+        int id;
+
+        if (bm_ynode_string(doc, it, &s, ld->diag))
+            return -EINVAL;
+        id = loader_add_term(ld, doc, it, s, strlen(s));
+        if (id < 0)
+            return id;
+        if (ld->rs->tinfo[id].irony)
+            return bm_ynode_error(doc, it, ld->diag,
+                                  "'%s' is already an irony marker", s);
+        ld->rs->tinfo[id].irony = true;
+    }
+    return 0;
+}
+
 int lexicon_load(struct loader *ld, const struct bm_ydoc *doc)
 {
     const struct bm_ynode *root = doc->root, *v;
@@ -165,6 +190,32 @@ int lexicon_load(struct loader *ld, const struct bm_ydoc *doc)
     if ((v = bm_ynode_get(root, "contrast")) &&
         load_plain(ld, doc, v, LEX_CONTRAST))
         return -EINVAL;
+    if ((v = bm_ynode_get(root, "irony")) && load_irony(ld, doc, v))
+        return -EINVAL;
+    return 0;
+}
+
+int lexicon_intents(struct loader *ld, const struct bm_ydoc *doc)
+{
+    const struct bm_ynode *sec = bm_ynode_get(doc->root, "intents");
+
+    if (!sec)
+        return 0;
+    if (sec->type != BM_YNODE_MAP)
+        return bm_ynode_error(doc, sec, ld->diag,
+                              "'intents' must map intent names to valences");
+    for (size_t i = 0; i < sec->n; i++) {
+        const struct bm_ynode *k = sec->pairs[i].key;
+        int at = bm_ruleset_intent(ld->rs, k->str);
+        double v;
+
+        if (at < 0)
+            return bm_ynode_error(doc, k, ld->diag,
+                                  "intent '%s' is not defined", k->str);
+        if (bm_ynode_double(doc, sec->pairs[i].value, -4.0, 4.0, &v, ld->diag))
+            return -EINVAL;
+        ld->rs->intent_valence[at] = (float)v;
+    }
     return 0;
 }
 
@@ -249,7 +300,8 @@ static void mark_lexicon(const struct evalctx *c, struct sent_scratch *s)
     for (size_t i = 0; i < h->n; i++) {
         const struct bm_hit *hit = &h->v[i];
 
-        if (c->rs->tinfo[hit->term].lex_role == LEX_NONE)
+        if (c->rs->tinfo[hit->term].lex_role == LEX_NONE &&
+            !c->rs->tinfo[hit->term].irony)
             continue;
         if (hit->ntok > s->span[hit->tok]) {
             s->span[hit->tok] = (uint8_t)hit->ntok;
@@ -309,7 +361,8 @@ static double adjusted(const struct evalctx *c, const struct sent_scratch *s,
  * Sentence-level weights (emphasis, questions, contrast) are applied after,
  * once each sentence's end is known.
  */
-static size_t sum_clauses(const struct evalctx *c, struct sent_scratch *s)
+static size_t sum_clauses(const struct evalctx *c, struct sent_scratch *s,
+                          bool *irony)
 {
     const struct bm_text *t = c->text;
     bool shouting = is_shouting(t);
@@ -338,6 +391,8 @@ static size_t sum_clauses(const struct evalctx *c, struct sent_scratch *s)
         }
         for (size_t k = i; k < i + span && k < t->ntok; k++)
             s->clause[k] = (uint32_t)(nclause - 1);
+        if (ti && ti->irony)
+            *irony = true;
         if (ti && ti->lex_role == LEX_WORD) {
             double v = adjusted(c, s, i, start, shouting);
 
@@ -362,6 +417,24 @@ static size_t sum_clauses(const struct evalctx *c, struct sent_scratch *s)
         i += span;
     }
     return nclause;
+}
+
+/* An intent with a valence (a complaint) counts where it shows, even when
+ * no word of the lexicon says how the author feels. */
+static void add_intents(const struct evalctx *c, struct sent_scratch *s)
+{
+    for (size_t i = 0; i < c->rs->nintents; i++) {
+        double v = c->rs->intent_valence[i];
+        uint32_t k;
+
+        if (v == 0 || !(c->intents >> i & 1))
+            continue;
+        k = s->clause[c->intent_tok[i]];
+        if (v > 0)
+            s->cpos[k] += v;
+        else
+            s->cneg[k] += v;
+    }
 }
 
 /* Emphasis, questions and contrast, sentence by sentence. */
@@ -456,6 +529,7 @@ int sentiment_score(struct evalctx *c, struct sent_scratch *s)
 {
     size_t nclause;
     double total = 0;
+    bool irony = false;
 
     c->post_score = 0;
     for (size_t k = 0; k < c->nnamed; k++)
@@ -465,8 +539,14 @@ int sentiment_score(struct evalctx *c, struct sent_scratch *s)
     if (reserve(s, c->text->ntok))
         return -ENOMEM;
     mark_lexicon(c, s);
-    nclause = sum_clauses(c, s);
+    nclause = sum_clauses(c, s, &irony);
+    add_intents(c, s);
     weigh_sentences(s, nclause);
+    if (irony)
+        for (size_t k = 0; k < nclause; k++) {
+            s->cneg[k] += IRONY_SCALE * s->cpos[k];
+            s->cpos[k] = 0;
+        }
     for (size_t k = 0; k < nclause; k++)
         total += clause_value(s, k);
     c->post_score = normalise(total);
