@@ -14,7 +14,10 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include <curl/curl.h>
+
 #include "brandmon/buf.h"
+#include "brandmon/daemon.h"
 #include "brandmon/diag.h"
 #include "brandmon/engine.h"
 #include "brandmon/log.h"
@@ -28,10 +31,12 @@ enum mode {
     MODE_CHECK,
     MODE_TEST,
     MODE_REPLAY,
+    MODE_DAEMON,
 };
 
 struct options {
     enum mode mode;
+    const char *config; /* -c: the daemon's configuration */
     const char **rules; /* owned array; strings borrowed from argv */
     size_t nrules;
     const char *replay;
@@ -68,6 +73,7 @@ static const struct option long_opts[] = {
     { "data", required_argument, NULL, OPT_DATA },
     { "max-line", required_argument, NULL, OPT_MAX_LINE },
     { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+    { "config", required_argument, NULL, 'c' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
@@ -78,7 +84,8 @@ static void usage(FILE *out)
     const struct bm_source_ops *const *ops = bm_source_ops_all();
 
     fprintf(out,
-            "Usage: brandmond --rules PATH... --check\n"
+            "Usage: brandmond -c CONFIG [--check]\n"
+            "       brandmond --rules PATH... --check\n"
             "       brandmond --rules PATH... --test\n"
             "       brandmond --rules PATH... --replay FILE|- [--format F]\n"
             "\n"
@@ -88,6 +95,10 @@ static void usage(FILE *out)
             "rules fire.\n"
             "\n"
             "Modes:\n"
+            "  -c, --config FILE  run the daemon on FILE (foreground, for "
+            "systemd);\n"
+            "                     with --check: validate FILE and its rule "
+            "packs and exit\n"
             "  --check            validate the rule packs and exit\n"
             "  --test             run the tests embedded in the packs; exit "
             "1 on failure\n"
@@ -103,8 +114,9 @@ static void usage(FILE *out)
             "  --format F         message format for --replay (default "
             "x):\n");
     for (; *ops; ops++)
-        fprintf(out, "                       %-10s %s\n", (*ops)->name,
-                (*ops)->description);
+        if ((*ops)->field_map)
+            fprintf(out, "                       %-10s %s\n", (*ops)->name,
+                    (*ops)->description);
     fprintf(out,
             "  --field NAME=PTR   generic format: JSON pointer for a post "
             "field\n"
@@ -175,7 +187,7 @@ static int parse_args(int argc, char **argv, struct options *o)
     char *end;
     int c;
 
-    while ((c = getopt_long(argc, argv, "hV", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:hV", long_opts, NULL)) != -1) {
         int err = 0;
 
         switch (c) {
@@ -223,6 +235,9 @@ static int parse_args(int argc, char **argv, struct options *o)
             else
                 bm_log_set_level(level);
             break;
+        case 'c':
+            o->config = optarg;
+            break;
         case 'h':
             usage(stdout);
             return -1;
@@ -240,9 +255,19 @@ static int parse_args(int argc, char **argv, struct options *o)
     for (; optind < argc; optind++)
         if (add_rules(o, argv[optind]))
             return EX_OSERR;
+    if (o->config) {
+        if (o->nrules || (o->mode != MODE_NONE && o->mode != MODE_CHECK)) {
+            fprintf(stderr, "brandmond: -c runs the daemon (or checks it "
+                            "with --check); the config names the rules\n");
+            return EX_USAGE;
+        }
+        if (o->mode == MODE_NONE)
+            o->mode = MODE_DAEMON;
+        return 0;
+    }
     if (o->mode == MODE_NONE) {
-        fprintf(stderr, "brandmond: say what to do: --check, --test or "
-                        "--replay (see --help)\n");
+        fprintf(stderr, "brandmond: say what to do: -c CONFIG, --check, "
+                        "--test or --replay (see --help)\n");
         return EX_USAGE;
     }
     if (o->nrules == 0) {
@@ -273,7 +298,7 @@ static int run_replay(const struct options *o, const struct bm_ruleset *rs)
 {
     const char *format = o->format ? o->format : "x";
     struct bm_replay_opts ro = {
-        .ops = bm_source_ops_find(format),
+        .ops = bm_source_format_find(format),
         .map = &o->map,
         .source = o->source ? o->source : format,
         .max_line = o->max_line,
@@ -289,9 +314,6 @@ static int run_replay(const struct options *o, const struct bm_ruleset *rs)
                 format);
         return EX_USAGE;
     }
-    if (strcmp(format, "generic") == 0 &&
-        (!o->map.ptr[BM_FIELD_ID] || !o->map.ptr[BM_FIELD_TEXT]))
-        ro.map = NULL; /* the generic map's defaults: /id, /text, ... */
     in = strcmp(o->replay, "-") == 0 ? stdin : fopen(o->replay, "rb");
     if (!in) {
         fprintf(stderr, "brandmond: %s: %s\n", o->replay, strerror(errno));
@@ -328,6 +350,34 @@ static int run_tests(const struct bm_ruleset *rs)
     return res.failed ? 1 : EX_OK;
 }
 
+/* The daemon, or with --check its validation (like nginx -t). */
+static int run_daemon(const struct options *o)
+{
+    char msg[BM_DIAG_FILE_MAX + BM_DIAG_MSG_MAX + 32];
+    struct bm_diag diag = { .line = 0 };
+    struct bm_daemon *d;
+    int code = EX_OK;
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "brandmond: cannot initialise libcurl\n");
+        return EX_SOFTWARE;
+    }
+    d = bm_daemon_new(o->config, &diag);
+    if (!d) {
+        bm_diag_format(&diag, msg, sizeof(msg));
+        fprintf(stderr, "%s\n", msg);
+        code = EX_CONFIG;
+    } else if (o->mode == MODE_CHECK) {
+        bm_daemon_describe(d, msg, sizeof(msg));
+        printf("%s\n", msg);
+    } else if (bm_daemon_run(d) != 0) {
+        code = EX_SOFTWARE;
+    }
+    bm_daemon_free(d);
+    curl_global_cleanup();
+    return code;
+}
+
 int main(int argc, char **argv)
 {
     struct options o = { .mode = MODE_NONE };
@@ -339,6 +389,10 @@ int main(int argc, char **argv)
     if (code) {
         free(o.rules);
         return code < 0 ? EX_OK : code;
+    }
+    if (o.config) {
+        free(o.rules);
+        return run_daemon(&o);
     }
     rs = bm_ruleset_load(o.rules, o.nrules, o.data_dir, &diag);
     if (!rs) {
@@ -362,6 +416,7 @@ int main(int argc, char **argv)
         code = run_replay(&o, rs);
         break;
     case MODE_NONE:
+    case MODE_DAEMON:
         break;
     }
     bm_ruleset_free(rs);

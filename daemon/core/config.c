@@ -1486,6 +1486,52 @@ void bm_config_free(struct bm_config *cfg)
     free(cfg);
 }
 
+/*
+ * A relative path in the config is relative to the config file's folder,
+ * so that a config and the packs beside it work from any working
+ * directory (systemd starts services in /).
+ */
+static int resolve_one(const char *dir, size_t dirlen, char **path)
+{
+    char *full;
+
+    if (!*path || (*path)[0] == '/' || dirlen == 0)
+        return 0;
+    full = malloc(dirlen + 1 + strlen(*path) + 1);
+    if (!full)
+        return -ENOMEM;
+    memcpy(full, dir, dirlen);
+    full[dirlen] = '/';
+    strcpy(full + dirlen + 1, *path);
+    free(*path);
+    *path = full;
+    return 0;
+}
+
+static int resolve_paths(struct bm_config *cfg)
+{
+    const char *slash = strrchr(cfg->file, '/');
+    size_t dirlen = slash ? (size_t)(slash - cfg->file) : 0;
+    int err = 0;
+
+    if (slash && dirlen == 0)
+        dirlen = 1; /* a config in / */
+    for (size_t i = 0; i < cfg->nrules && !err; i++)
+        err = resolve_one(cfg->file, dirlen, &cfg->rules[i]);
+    if (!err)
+        err = resolve_one(cfg->file, dirlen, &cfg->data_dir);
+    if (!err)
+        err = resolve_one(cfg->file, dirlen, &cfg->redis.spool);
+    if (!err)
+        err = resolve_one(cfg->file, dirlen, &cfg->redis.password_file);
+    for (size_t i = 0; i < cfg->nsources && !err; i++) {
+        err = resolve_one(cfg->file, dirlen, &cfg->sources[i].token_file);
+        if (!err)
+            err = resolve_one(cfg->file, dirlen, &cfg->sources[i].file);
+    }
+    return err;
+}
+
 struct bm_config *bm_config_load(const char *path, struct bm_diag *diag)
 {
     struct loader ld = { .diag = diag };
@@ -1512,6 +1558,10 @@ struct bm_config *bm_config_load(const char *path, struct bm_diag *diag)
     }
     if (walk(&ld, &top_section, doc->root, cfg, NULL, NULL, top_section.what))
         goto out_free_cfg;
+    if (resolve_paths(cfg)) {
+        bm_diag_set(diag, doc->file, 0, 0, "out of memory");
+        goto out_free_cfg;
+    }
     bm_ydoc_free(doc);
     return cfg;
 

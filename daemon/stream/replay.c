@@ -1,8 +1,8 @@
 /*
  * replay.c - decides a file of messages offline (`brandmond --replay`).
  *
- * The reader keeps one line buffer that never grows past the ceiling: the
- * rest of a longer line is read and dropped. Each line is parsed (a line
+ * Lines come from a bounded line reader (linereader.h): a longer line than
+ * the ceiling is read and dropped, never held. Each line is parsed (a line
  * jansson refuses is checked for UTF-8, so the reason is told right), unwrapped
  * when the format answers with pages of items (Reddit, HN), mapped to a
  * post by the format's field map and decided. Nothing here touches the
@@ -15,20 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "brandmon/linereader.h"
 #include "brandmon/log.h"
 #include "brandmon/text.h"
-
-#define READ_CHUNK (64u * 1024)
-
-static const char *const skip_names[BM_SKIP_COUNT] = {
-    "empty",      "too_long", "invalid_utf8", "malformed_json",
-    "not_a_post", "no_text",  "invalid",
-};
-
-const char *bm_skip_reason_name(enum bm_skip_reason r)
-{
-    return r < BM_SKIP_COUNT ? skip_names[r] : "?";
-}
 
 struct replay {
     const struct bm_replay_opts *opts;
@@ -86,7 +75,8 @@ out:
     return err;
 }
 
-static int handle_line(struct replay *r, char *s, size_t len, uint64_t line)
+static int handle_line(struct replay *r, const char *s, size_t len,
+                       uint64_t line)
 {
     json_error_t jerr;
     const json_t *items;
@@ -101,6 +91,11 @@ static int handle_line(struct replay *r, char *s, size_t len, uint64_t line)
     while (len && (*s == ' ' || *s == '\t')) {
         s++;
         len--;
+    }
+    /* A file saved with a byte-order mark: not part of the first line. */
+    if (line == 1 && len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0) {
+        s += 3;
+        len -= 3;
     }
     if (len == 0) {
         skip(r, BM_SKIP_EMPTY, line, NULL);
@@ -143,56 +138,26 @@ int bm_replay_stream(FILE *in, const struct bm_replay_opts *opts,
         .rl = BM_RATELIMIT_INIT(1000, 10),
     };
     size_t max = opts->max_line ? opts->max_line : BM_REPLAY_MAX_LINE_DEFAULT;
-    char *chunk = malloc(READ_CHUNK), *line = malloc(max + 1);
-    size_t len = 0, got;
-    bool too_long = false;
-    int err = 0;
+    struct bm_linereader lr;
+    const char *line;
+    size_t len;
+    bool too_long;
+    int err, got = 0;
 
     memset(st, 0, sizeof(*st));
-    if (!chunk || !line) {
-        err = -ENOMEM;
-        goto out_free;
-    }
-    while (!err && (got = fread(chunk, 1, READ_CHUNK, in)) > 0) {
-        size_t pos = 0;
-
-        st->bytes += got;
-        while (pos < got && !err) {
-            char *nl = memchr(chunk + pos, '\n', got - pos);
-            size_t take = nl ? (size_t)(nl - (chunk + pos)) : got - pos;
-
-            if (!too_long && len + take <= max) {
-                memcpy(line + len, chunk + pos, take);
-                len += take;
-            } else {
-                too_long = true;
-            }
-            pos += take;
-            if (!nl)
-                break;
-            pos++; /* the newline */
-            st->lines++;
-            if (too_long)
-                skip(&r, BM_SKIP_TOO_LONG, st->lines, NULL);
-            else
-                err = handle_line(&r, line, len, st->lines);
-            len = 0;
-            too_long = false;
-        }
-    }
-    if (!err && ferror(in))
-        err = -EIO;
-    /* A last line without its newline is still a line. */
-    if (!err && (len || too_long)) {
-        st->lines++;
+    err = bm_linereader_init(&lr, in, max);
+    while (!err &&
+           (got = bm_linereader_next(&lr, &line, &len, &too_long)) > 0) {
+        st->lines = lr.lines;
         if (too_long)
             skip(&r, BM_SKIP_TOO_LONG, st->lines, NULL);
         else
             err = handle_line(&r, line, len, st->lines);
     }
-out_free:
-    free(chunk);
-    free(line);
+    if (!err && got < 0)
+        err = got;
+    st->bytes = lr.bytes;
+    bm_linereader_release(&lr);
     return err;
 }
 
@@ -212,7 +177,8 @@ void bm_replay_summary(const struct bm_replay_stats *st, FILE *out)
     for (int i = 0; i < BM_SKIP_COUNT; i++) {
         if (!st->skipped[i])
             continue;
-        fprintf(out, "%s%s: %llu", first ? " (" : ", ", skip_names[i],
+        fprintf(out, "%s%s: %llu", first ? " (" : ", ",
+                bm_skip_reason_name((enum bm_skip_reason)i),
                 (unsigned long long)st->skipped[i]);
         first = false;
     }

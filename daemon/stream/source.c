@@ -29,6 +29,10 @@ static const struct bm_source_ops *const all_ops[] = {
     &bm_source_reddit,
     &bm_source_hn,
     &bm_source_generic,
+    &bm_source_sse,
+    &bm_source_ndjson,
+    &bm_source_poll,
+    &bm_source_replay,
     NULL,
 };
 
@@ -44,6 +48,16 @@ const char *const bm_field_names[BM_FIELD_COUNT] = {
     [BM_FIELD_REPOST] = "repost",
 };
 
+static const char *const skip_names[BM_SKIP_COUNT] = {
+    "empty",   "too_long", "invalid_utf8", "malformed_json", "not_a_post",
+    "no_text", "invalid",  "truncated",    "not_a_stream",
+};
+
+const char *bm_skip_reason_name(enum bm_skip_reason r)
+{
+    return r < BM_SKIP_COUNT ? skip_names[r] : "?";
+}
+
 const struct bm_source_ops *bm_source_ops_find(const char *name)
 {
     size_t i;
@@ -55,6 +69,20 @@ const struct bm_source_ops *bm_source_ops_find(const char *name)
             return all_ops[i];
     }
     return NULL;
+}
+
+const struct bm_source_ops *bm_source_format_find(const char *name)
+{
+    const struct bm_source_ops *ops = bm_source_ops_find(name);
+
+    return ops && ops->field_map ? ops : NULL;
+}
+
+const struct bm_source_ops *bm_source_type_find(const char *name)
+{
+    const struct bm_source_ops *ops = bm_source_ops_find(name);
+
+    return ops && ops->transport != BM_TRANSPORT_NONE ? ops : NULL;
 }
 
 const struct bm_source_ops *const *bm_source_ops_all(void)

@@ -17,21 +17,6 @@
 
 #define BM_REPLAY_MAX_LINE_DEFAULT (1024u * 1024)
 
-enum bm_skip_reason {
-    BM_SKIP_EMPTY,          /* blank line (a keep-alive) */
-    BM_SKIP_TOO_LONG,       /* longer than the ceiling */
-    BM_SKIP_INVALID_UTF8,   /* not UTF-8 */
-    BM_SKIP_MALFORMED_JSON, /* not JSON */
-    BM_SKIP_NOT_A_POST,     /* a control message, a delete, ... */
-    BM_SKIP_NO_TEXT,        /* a post without text */
-    BM_SKIP_INVALID,        /* JSON, but not what the format sends */
-    BM_SKIP_COUNT,
-};
-
-/* "empty", "too_long", "invalid_utf8", "malformed_json", "not_a_post",
- * "no_text", "invalid". */
-const char *bm_skip_reason_name(enum bm_skip_reason r);
-
 struct bm_replay_stats {
     uint64_t lines;   /* lines read */
     uint64_t bytes;   /* bytes read */

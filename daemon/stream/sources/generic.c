@@ -2,8 +2,9 @@
  * generic.c - any JSON feed, mapped by RFC 6901 pointers from the config.
  *
  * Used by the generic SSE / NDJSON sources and replay: each post field has
- * a pointer into the message (struct bm_field_map); without a map the
- * defaults /id /text /author /followers /lang /url /created_at apply. The id
+ * a pointer into the message (struct bm_field_map); a field the map leaves
+ * unset (or no map at all) uses the default pointer /id /text /author
+ * /followers /lang /url /created_at. The id
  * may be a string or an integer (formatted into a string kept on the post);
  * followers must be an integer, reply and repost booleans; a value of
  * another type counts as missing, and so does an empty id or text. Whether the
@@ -34,11 +35,12 @@ static const struct bm_field_map default_map = {
 static const json_t *field(const json_t *msg, const struct bm_field_map *map,
                            enum bm_field f)
 {
+    const char *ptr = map->ptr[f] ? map->ptr[f] : default_map.ptr[f];
     const json_t *v;
 
-    if (!map->ptr[f])
+    if (!ptr)
         return NULL;
-    v = bm_json_pointer(msg, map->ptr[f]);
+    v = bm_json_pointer(msg, ptr);
     return json_is_null(v) ? NULL : v;
 }
 

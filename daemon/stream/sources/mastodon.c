@@ -19,7 +19,9 @@
  */
 #include <jansson.h>
 
+#include "brandmon/backoff.h"
 #include "brandmon/buf.h"
+#include "brandmon/framer.h"
 #include "brandmon/post.h"
 #include "brandmon/source.h"
 
@@ -95,9 +97,20 @@ static enum bm_map_result mastodon_field_map(const json_t *msg,
     return BM_MAP_POST;
 }
 
+/* The events that carry a Status; `delete` carries a bare id. */
+static const char *const mastodon_events[] = { "update", "status.update",
+                                               NULL };
+
 const struct bm_source_ops bm_source_mastodon = {
     .name = "mastodon",
     .description = "Mastodon streaming API (SSE update / status.update)",
     .field_map = mastodon_field_map,
     .unwrap = NULL,
+    .transport = BM_TRANSPORT_STREAM,
+    .framer = BM_FRAMER_SSE,
+    .backoff = &bm_backoff_mastodon,
+    /* ":thump" every 15 s: four missed heartbeats is a stall (ours). */
+    .stall_ms = 60 * 1000,
+    .accept = "text/event-stream",
+    .events = mastodon_events,
 };

@@ -24,6 +24,10 @@ extern const struct bm_source_ops bm_source_jetstream;
 extern const struct bm_source_ops bm_source_reddit;
 extern const struct bm_source_ops bm_source_hn;
 extern const struct bm_source_ops bm_source_generic;
+extern const struct bm_source_ops bm_source_sse;
+extern const struct bm_source_ops bm_source_ndjson;
+extern const struct bm_source_ops bm_source_poll;
+extern const struct bm_source_ops bm_source_replay;
 
 /* The member @key of @obj when @obj is an object and the member is there
  * and not JSON null; else NULL. Borrowed from @obj. */

@@ -16,11 +16,14 @@
  * handle comes from the original's author in `includes.users`, else from
  * the "RT @user:" prefix. Otherwise the cut text is kept as sent.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <jansson.h>
 
+#include "brandmon/backoff.h"
 #include "brandmon/buf.h"
+#include "brandmon/framer.h"
 #include "brandmon/json.h"
 #include "brandmon/post.h"
 #include "brandmon/source.h"
@@ -168,9 +171,39 @@ static enum bm_map_result x_field_map(const json_t *msg,
     return BM_MAP_POST;
 }
 
+/*
+ * X writes error objects into the stream ({"errors":[{"title":
+ * "operational-disconnect", "disconnect_type": ..., "detail": ...}]}) and
+ * then closes it: worth a log line, since they say why the stream ends.
+ */
+static bool x_describe(const json_t *msg, char *buf, size_t n)
+{
+    const json_t *err = json_array_get(bm_source_array(msg, "errors"), 0);
+    const char *title = bm_source_nonempty(err, "title");
+    const char *type = bm_source_nonempty(err, "disconnect_type");
+    const char *detail = bm_source_nonempty(err, "detail");
+
+    if (!title || bm_source_object(msg, "data"))
+        return false;
+    if (type && detail)
+        snprintf(buf, n, "%s (%s): %s", title, type, detail);
+    else if (detail)
+        snprintf(buf, n, "%s: %s", title, detail);
+    else
+        snprintf(buf, n, "%s", title);
+    return true;
+}
+
 const struct bm_source_ops bm_source_x = {
     .name = "x",
     .description = "X API v2 filtered stream (NDJSON)",
     .field_map = x_field_map,
     .unwrap = NULL,
+    .transport = BM_TRANSPORT_STREAM,
+    .framer = BM_FRAMER_NDJSON,
+    .backoff = &bm_backoff_x,
+    /* Keep-alives every 20 s; they come a little late (streams README). */
+    .stall_ms = 30 * 1000,
+    .accept = "application/json",
+    .describe = x_describe,
 };

@@ -1,0 +1,11 @@
+/*
+ * sink_int.h - the sinks' ops objects, listed by sink.c.
+ */
+#ifndef BRANDMON_SINK_INT_H
+#define BRANDMON_SINK_INT_H
+
+#include "brandmon/sink.h"
+
+extern const struct bm_sink_ops bm_sink_stdout;
+
+#endif

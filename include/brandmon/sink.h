@@ -1,0 +1,49 @@
+/*
+ * sink.h - where decisions go: sinks as structs of callbacks.
+ *
+ * The daemon hands every decision to one sink. `stdout` prints each as one
+ * JSON line (the operator's dry run and shadow mode: nothing is written
+ * anywhere else); `redis` writes alerts and counters. A sink copies what it
+ * keeps: the decision is borrowed for the call. Everything runs on the loop
+ * thread.
+ */
+#ifndef BRANDMON_SINK_H
+#define BRANDMON_SINK_H
+
+#include <event2/event.h>
+
+#include "brandmon/config.h"
+#include "brandmon/engine.h"
+
+struct bm_sink;
+
+struct bm_sink_ops {
+    const char *name; /* the config's `sink:` */
+    /* Sets up the sink's private state (sink->impl). 0 or -errno. */
+    int (*open)(struct bm_sink *sink);
+    /* One decision; borrowed for the call. 0, or -errno when it could not
+     * be taken (it is then counted as lost). */
+    int (*put)(struct bm_sink *sink, const struct bm_decision *d);
+    /* Writes out what is buffered (on stop: before exit). */
+    void (*flush)(struct bm_sink *sink);
+    /* Frees the private state. */
+    void (*close)(struct bm_sink *sink);
+};
+
+struct bm_sink {
+    const struct bm_sink_ops *ops;
+    const struct bm_config *cfg; /* borrowed: the daemon's */
+    struct event_base *base;     /* borrowed: the daemon's loop */
+    void *impl;                  /* owned by the ops */
+    uint64_t put;                /* decisions taken */
+    uint64_t lost;               /* decisions that could not be taken */
+};
+
+/* A sink of type @name (NULL: unknown, or out of memory). */
+struct bm_sink *bm_sink_new(const char *name, const struct bm_config *cfg,
+                            struct event_base *base);
+void bm_sink_free(struct bm_sink *sink);
+int bm_sink_put(struct bm_sink *sink, const struct bm_decision *d);
+void bm_sink_flush(struct bm_sink *sink);
+
+#endif
