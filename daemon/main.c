@@ -17,6 +17,7 @@
 #include <curl/curl.h>
 
 #include "brandmon/buf.h"
+#include "brandmon/config.h"
 #include "brandmon/daemon.h"
 #include "brandmon/diag.h"
 #include "brandmon/engine.h"
@@ -59,6 +60,7 @@ enum {
     OPT_DATA,
     OPT_MAX_LINE,
     OPT_LOG_LEVEL,
+    OPT_HELP_CONFIG,
 };
 
 static const struct option long_opts[] = {
@@ -75,6 +77,7 @@ static const struct option long_opts[] = {
     { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
     { "config", required_argument, NULL, 'c' },
     { "help", no_argument, NULL, 'h' },
+    { "help-config", no_argument, NULL, OPT_HELP_CONFIG },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
 };
@@ -132,6 +135,8 @@ static void usage(FILE *out)
             "                     (default %s)\n"
             "  --log-level L      error, warning, notice, info, debug\n"
             "  -h, --help         this text\n"
+            "  --help-config      every configuration key, its default "
+            "and meaning\n"
             "  -V, --version      the version\n"
             "\n"
             "Decisions, rule language and operations: docs/ and "
@@ -240,6 +245,9 @@ static int parse_args(int argc, char **argv, struct options *o)
             break;
         case 'h':
             usage(stdout);
+            return -1;
+        case OPT_HELP_CONFIG:
+            bm_config_print_reference(stdout);
             return -1;
         case 'V':
             printf("brandmond %s\n", BM_VERSION);
