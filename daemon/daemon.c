@@ -36,7 +36,7 @@ struct bm_daemon {
     struct event *sigint;       /* owned */
     uint64_t decided;           /* posts decided */
     uint64_t failed;            /* posts the engine could not decide */
-    int exit_code;
+    bool stopping;
 };
 
 static void post_cb(struct bm_source *src, const struct bm_post *post,
@@ -55,15 +55,26 @@ static void post_cb(struct bm_source *src, const struct bm_post *post,
     bm_sink_put(d->sink, &dec);
 }
 
+static void drained_cb(void *arg)
+{
+    struct bm_daemon *d = arg;
+
+    event_base_loopexit(d->base, NULL);
+}
+
+/* Sources stop first (what they received is decided already), then the
+ * sink hands on what it holds, within a bounded time; then the loop ends. */
 static void stop_cb(evutil_socket_t sig, short what, void *arg)
 {
     struct bm_daemon *d = arg;
 
     (void)what;
+    if (d->stopping)
+        return;
+    d->stopping = true;
     BM_INFO("daemon", "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     bm_streams_stop(d->streams);
-    bm_sink_flush(d->sink);
-    event_base_loopexit(d->base, NULL);
+    bm_sink_drain(d->sink, drained_cb, d);
 }
 
 void bm_daemon_free(struct bm_daemon *d)
@@ -118,9 +129,8 @@ struct bm_daemon *bm_daemon_new(const char *config_path, struct bm_diag *diag)
         return fail(d, diag, "out of memory");
     d->sink = bm_sink_new(d->cfg->sink, d->cfg, d->base);
     if (!d->sink)
-        return fail(d, diag,
-                    "the sink cannot be set up (unknown sink, or "
-                    "out of memory)");
+        return fail(d, diag, "the sink cannot be set up (see the log)");
+    d->sink->rules = d->rules;
     d->streams = bm_streams_new(d->base, d->cfg, post_cb, d, &err);
     if (!d->streams)
         return fail(d, diag, err);

@@ -206,10 +206,11 @@ static const struct key redis_keys[] = {
     { .name = "queue_max",
       .type = K_UINT,
       .off = CFG(redis.queue_max),
-      .def = "100000",
+      .def = "10000",
       .min = 1,
-      .max = 100000000,
-      .help = "alerts held in memory before they spill to the spool" },
+      .max = 10000000,
+      .help =
+          "posts waiting for Redis in memory before they spill to the spool" },
     { .name = "connect_timeout",
       .type = K_DURATION,
       .off = CFG(redis.connect_timeout_ms),
@@ -477,9 +478,9 @@ static const char *const jetstream_keys[] = {
     "max_frame", "dedup", "collections", NULL,
 };
 static const char *const poll_keys[] = {
-    "name",       "type",         "url",       "token_file", "token_env",
-    "user_agent", "headers",      "format",    "fields",     "html",
-    "interval",   "max_frame", "dedup",      NULL,
+    "name",       "type",      "url",    "token_file", "token_env",
+    "user_agent", "headers",   "format", "fields",     "html",
+    "interval",   "max_frame", "dedup",  NULL,
 };
 static const char *const replay_keys[] = {
     "name", "type", "file", "format", "fields",
@@ -1878,9 +1879,8 @@ bool bm_source_config_equal(const struct bm_source_config *a,
         a->dedup != b->dedup || !str_equal(a->format, b->format) ||
         a->html != b->html || a->fields.html != b->fields.html ||
         !strv_equal(a->events, a->nevents, b->events, b->nevents) ||
-        a->interval_ms != b->interval_ms ||
-        !str_equal(a->file, b->file) || a->rate != b->rate ||
-        a->loop != b->loop ||
+        a->interval_ms != b->interval_ms || !str_equal(a->file, b->file) ||
+        a->rate != b->rate || a->loop != b->loop ||
         !strv_equal(a->collections, a->ncollections, b->collections,
                     b->ncollections))
         return false;

@@ -140,6 +140,31 @@ const char *bm_ruleset_hash(const struct bm_ruleset *rs)
     return rs->hash;
 }
 
+size_t bm_ruleset_escalations(const struct bm_ruleset *rs)
+{
+    return rs->nescalations;
+}
+
+void bm_ruleset_escalation(const struct bm_ruleset *rs, size_t i,
+                           struct bm_escalation_info *out)
+{
+    const struct escalation *x = &rs->escalations[i];
+    const struct brand *b = &rs->brands[x->brand];
+
+    *out = (struct bm_escalation_info){
+        .id = x->id,
+        .brand = b->id,
+        .brand_name = b->name,
+        .kind = x->kind,
+        .window_ms = x->window_ms,
+        .baseline_ms = x->baseline_ms,
+        .cooldown_ms = x->cooldown_ms,
+        .count_at_least = x->count_at_least,
+        .ratio_to_baseline = x->ratio_to_baseline,
+        .priority = x->priority,
+    };
+}
+
 int bm_ruleset_intent(const struct bm_ruleset *rs, const char *name)
 {
     for (size_t i = 0; i < rs->nintents; i++)

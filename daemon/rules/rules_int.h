@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <pcre2.h>
 
+#include "brandmon/engine.h"
 #include "brandmon/match.h"
 #include "brandmon/pack.h"
 
@@ -117,11 +118,12 @@ struct cond {
     double number;    /* COND_FIELD at_least */
 };
 
+/* The same values as enum bm_throttle_per (engine.h). */
 enum throttle_per {
-    THROTTLE_NONE,
-    THROTTLE_AUTHOR,
-    THROTTLE_BRAND,
-    THROTTLE_RULE,
+    THROTTLE_NONE = BM_THROTTLE_NONE,
+    THROTTLE_AUTHOR = BM_THROTTLE_AUTHOR,
+    THROTTLE_BRAND = BM_THROTTLE_BRAND,
+    THROTTLE_RULE = BM_THROTTLE_RULE,
 };
 
 struct rule {

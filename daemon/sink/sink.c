@@ -10,6 +10,7 @@
 
 static const struct bm_sink_ops *const all_sinks[] = {
     &bm_sink_stdout,
+    &bm_sink_redis,
     NULL,
 };
 
@@ -60,4 +61,9 @@ int bm_sink_put(struct bm_sink *sink, const struct bm_decision *d)
 void bm_sink_flush(struct bm_sink *sink)
 {
     sink->ops->flush(sink);
+}
+
+void bm_sink_drain(struct bm_sink *sink, void (*done)(void *arg), void *arg)
+{
+    sink->ops->drain(sink, done, arg);
 }

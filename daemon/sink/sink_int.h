@@ -7,5 +7,6 @@
 #include "brandmon/sink.h"
 
 extern const struct bm_sink_ops bm_sink_stdout;
+extern const struct bm_sink_ops bm_sink_redis;
 
 #endif

@@ -71,6 +71,13 @@ static int stdout_put(struct bm_sink *sink, const struct bm_decision *d)
     return 0;
 }
 
+static void stdout_drain(struct bm_sink *sink, void (*done)(void *arg),
+                         void *arg)
+{
+    stdout_flush(sink);
+    done(arg);
+}
+
 static void stdout_close(struct bm_sink *sink)
 {
     struct out *o = sink->impl;
@@ -85,5 +92,6 @@ const struct bm_sink_ops bm_sink_stdout = {
     .open = stdout_open,
     .put = stdout_put,
     .flush = stdout_flush,
+    .drain = stdout_drain,
     .close = stdout_close,
 };

@@ -61,6 +61,25 @@ size_t bm_ruleset_tests(const struct bm_ruleset *rs);
 /* A hex digest of every loaded file's bytes, in load order (16 chars). */
 const char *bm_ruleset_hash(const struct bm_ruleset *rs);
 
+/* An escalation as the runtime needs it (borrowed from the rule set). */
+struct bm_escalation_info {
+    const char *id;
+    const char *brand;      /* brand id */
+    const char *brand_name; /* the brand's display name */
+    enum bm_rule_kind kind; /* the matches it counts */
+    uint64_t window_ms;
+    uint64_t baseline_ms; /* 0: no baseline */
+    uint64_t cooldown_ms;
+    uint32_t count_at_least;
+    double ratio_to_baseline; /* 0: not set */
+    enum bm_priority priority;
+};
+
+size_t bm_ruleset_escalations(const struct bm_ruleset *rs);
+/* Escalation @i (< bm_ruleset_escalations()). */
+void bm_ruleset_escalation(const struct bm_ruleset *rs, size_t i,
+                           struct bm_escalation_info *out);
+
 const char *bm_kind_name(enum bm_rule_kind kind);
 const char *bm_priority_name(enum bm_priority prio);
 

@@ -14,6 +14,7 @@
 
 #include "brandmon/config.h"
 #include "brandmon/engine.h"
+#include "brandmon/pack.h"
 
 struct bm_sink;
 
@@ -24,8 +25,12 @@ struct bm_sink_ops {
     /* One decision; borrowed for the call. 0, or -errno when it could not
      * be taken (it is then counted as lost). */
     int (*put)(struct bm_sink *sink, const struct bm_decision *d);
-    /* Writes out what is buffered (on stop: before exit). */
+    /* Writes out what is buffered, synchronously and without waiting for
+     * a peer (the redis sink spools what Redis has not taken). */
     void (*flush)(struct bm_sink *sink);
+    /* Stop: hands what is pending to its destination within a bounded
+     * time, then calls @done (once, possibly at once). */
+    void (*drain)(struct bm_sink *sink, void (*done)(void *arg), void *arg);
     /* Frees the private state. */
     void (*close)(struct bm_sink *sink);
 };
@@ -34,9 +39,12 @@ struct bm_sink {
     const struct bm_sink_ops *ops;
     const struct bm_config *cfg; /* borrowed: the daemon's */
     struct event_base *base;     /* borrowed: the daemon's loop */
-    void *impl;                  /* owned by the ops */
-    uint64_t put;                /* decisions taken */
-    uint64_t lost;               /* decisions that could not be taken */
+    /* borrowed: the rule set decisions come from (escalations); the
+     * daemon sets it and changes it on reload */
+    const struct bm_ruleset *rules;
+    void *impl;    /* owned by the ops */
+    uint64_t put;  /* decisions taken */
+    uint64_t lost; /* decisions that could not be taken */
 };
 
 /* A sink of type @name (NULL: unknown, or out of memory). */
@@ -45,5 +53,6 @@ struct bm_sink *bm_sink_new(const char *name, const struct bm_config *cfg,
 void bm_sink_free(struct bm_sink *sink);
 int bm_sink_put(struct bm_sink *sink, const struct bm_decision *d);
 void bm_sink_flush(struct bm_sink *sink);
+void bm_sink_drain(struct bm_sink *sink, void (*done)(void *arg), void *arg);
 
 #endif

@@ -279,7 +279,7 @@ static void test_defaults(void **state)
     assert_null(cfg->redis.password_env);
     assert_int_equal(cfg->redis.alerts_maxlen, 100000);
     assert_string_equal(cfg->redis.spool, "/var/lib/brandmond/spool");
-    assert_int_equal(cfg->redis.queue_max, 100000);
+    assert_int_equal(cfg->redis.queue_max, 10000);
     assert_int_equal(cfg->redis.connect_timeout_ms, 2000);
     assert_int_equal(cfg->redis.command_timeout_ms, 5000);
     assert_null(cfg->metrics_listen);
