@@ -7,7 +7,8 @@ packages=(
     build-essential cmake pkg-config git
     libevent-dev libcurl4-openssl-dev libhiredis-dev libjansson-dev
     libyaml-dev libutf8proc-dev libpcre2-dev libsystemd-dev libcmocka-dev
-    clang-format
+    libssl-dev libwslay-dev
+    clang-format redis-server redis-tools
 )
 
 missing=()
