@@ -3,8 +3,10 @@
  *
  * Each API documents its own ladder (streams README): X waits nothing, then
  * 250 ms more per try up to 16 s after network errors, 5 s doubling to
- * 320 s after HTTP errors, 60 s doubling after 429; Mastodon and SSE retry
- * at once, then 1 s doubling to 60 s; Jetstream 250 ms doubling to 30 s.
+ * 320 s after HTTP errors, 60 s doubling after 429; Mastodon retries at
+ * once, then 1 s doubling to 60 s; generic SSE waits a few seconds (3 s, or
+ * the server's `retry:`), doubling to 60 s; Jetstream 250 ms doubling to
+ * 30 s.
  * A policy holds those numbers; a struct bm_backoff walks one ladder and
  * restarts it when the kind of failure changes or the stream was healthy.
  *
