@@ -310,6 +310,7 @@ static int run_replay(const struct options *o, const struct bm_ruleset *rs)
         .map = &o->map,
         .source = o->source ? o->source : format,
         .max_line = o->max_line,
+        .rules = rs,
     };
     struct printer pr = { BM_BUF_INIT, stdout };
     struct bm_replay_stats st;

@@ -12,6 +12,7 @@
 #include "brandmon/engine.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -289,6 +290,8 @@ static int evaluate_rules(struct bm_engine *e, size_t *nmatch)
         m->brand = b ? b->id : NULL;
         m->brand_name = b ? b->name : NULL;
         m->message = r->message;
+        m->throttle_per = (enum bm_throttle_per)r->throttle_per;
+        m->throttle_ms = r->throttle_ms;
         if (keep_terms(e, *nmatch))
             return -ENOMEM;
         (*nmatch)++;
@@ -427,7 +430,29 @@ int bm_decision_write_json(const struct bm_decision *d, struct bm_buf *out)
         }
         err |= bm_buf_putc(out, '}');
     }
-    err |= bm_buf_puts(out, "],\"escalations\":[]}");
+    err |= bm_buf_puts(out, "],\"escalations\":[");
+    for (size_t i = 0; i < d->nescalations; i++) {
+        const struct bm_decision_escalation *x = &d->escalations[i];
+
+        err |= bm_buf_puts(out, i ? ",{\"id\":" : "{\"id\":");
+        err |= bm_json_put_cstr(out, x->id);
+        err |= bm_buf_puts(out, ",\"brand\":");
+        err |= bm_json_put_cstr(out, x->brand);
+        err |= bm_buf_puts(out, ",\"priority\":\"");
+        err |= bm_buf_puts(out, bm_priority_name(x->priority));
+        err |= bm_buf_puts(out, "\",\"count\":");
+        err |= bm_buf_printf(out, "%" PRIu32, x->count);
+        err |= bm_buf_puts(out, ",\"baseline\":");
+        err |= bm_json_put_num(out, x->baseline);
+        err |= bm_buf_puts(out, ",\"samples\":[");
+        for (size_t k = 0; k < x->nsamples; k++) {
+            if (k)
+                err |= bm_buf_putc(out, ',');
+            err |= bm_json_put_cstr(out, x->samples[k]);
+        }
+        err |= bm_buf_puts(out, "]}");
+    }
+    err |= bm_buf_puts(out, "]}");
     return err ? -ENOMEM : 0;
 }
 

@@ -5,8 +5,10 @@
  * the ceiling is read and dropped, never held. Each line is parsed (a line
  * jansson refuses is checked for UTF-8, so the reason is told right), unwrapped
  * when the format answers with pages of items (Reddit, HN), mapped to a
- * post by the format's field map and decided. Nothing here touches the
- * network or writes output: decisions go to the caller's callback.
+ * post by the format's field map and decided; with the rule set given, an
+ * escalator (escalate.h) adds the escalations that fire, in the posts' own
+ * time. Nothing here touches the network or writes output: decisions go to
+ * the caller's callback.
  */
 #include "brandmon/replay.h"
 
@@ -15,13 +17,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "brandmon/escalate.h"
 #include "brandmon/linereader.h"
 #include "brandmon/log.h"
 #include "brandmon/text.h"
+#include "brandmon/time.h"
 
 struct replay {
     const struct bm_replay_opts *opts;
     struct bm_engine *engine;
+    struct bm_escalator *esc; /* owned, or NULL without a rule set */
     bm_replay_decision_fn cb;
     void *arg;
     struct bm_replay_stats *st;
@@ -67,6 +72,11 @@ static int decide_item(struct replay *r, const json_t *item, uint64_t line)
     err = bm_engine_decide(r->engine, &post, &d);
     if (err)
         goto out;
+    if (r->esc) {
+        err = bm_escalator_feed(r->esc, &d, bm_time_now_ms());
+        if (err)
+            goto out;
+    }
     r->st->decided++;
     r->st->matches += d.nmatches;
     err = r->cb(&d, r->arg);
@@ -145,6 +155,11 @@ int bm_replay_stream(FILE *in, const struct bm_replay_opts *opts,
     int err, got = 0;
 
     memset(st, 0, sizeof(*st));
+    if (opts->rules) {
+        r.esc = bm_escalator_new(opts->rules);
+        if (!r.esc)
+            return -ENOMEM;
+    }
     err = bm_linereader_init(&lr, in, max);
     while (!err &&
            (got = bm_linereader_next(&lr, &line, &len, &too_long)) > 0) {
@@ -158,6 +173,7 @@ int bm_replay_stream(FILE *in, const struct bm_replay_opts *opts,
         err = got;
     st->bytes = lr.bytes;
     bm_linereader_release(&lr);
+    bm_escalator_free(r.esc);
     return err;
 }
 

@@ -31,21 +31,45 @@ struct bm_decision_brand {
     double sentiment;
 };
 
+/* Whose alerts a rule's throttle groups (alert.throttle.per). */
+enum bm_throttle_per {
+    BM_THROTTLE_NONE,
+    BM_THROTTLE_AUTHOR,
+    BM_THROTTLE_BRAND,
+    BM_THROTTLE_RULE,
+};
+
 /* A rule that fired. */
 struct bm_decision_match {
     const char *rule; /* borrowed: rule set */
     enum bm_rule_kind kind;
     enum bm_priority priority;
-    const char *brand;        /* borrowed: rule set; NULL for no brand */
-    const char *brand_name;   /* borrowed: rule set; NULL for no brand */
-    const char *message;      /* the alert template, or NULL */
+    const char *brand;      /* borrowed: rule set; NULL for no brand */
+    const char *brand_name; /* borrowed: rule set; NULL for no brand */
+    const char *message;    /* the alert template, or NULL */
+    enum bm_throttle_per throttle_per;
+    uint64_t throttle_ms;     /* 0: not throttled */
     const char *const *terms; /* borrowed: engine; what fired */
     size_t nterms;
+};
+
+/* An escalation that fired on the post (escalate.h fills these). */
+struct bm_decision_escalation {
+    const char *id;    /* borrowed: rule set */
+    const char *brand; /* borrowed: rule set */
+    enum bm_priority priority;
+    uint32_t count;  /* matching posts in the window */
+    double baseline; /* average count per window length, 2 decimals */
+    /* borrowed: escalator; post ids, most recent first */
+    const char *const *samples;
+    size_t nsamples;
 };
 
 /*
  * The decision on one post. Everything in it is borrowed from the engine,
  * the rule set and the post, and valid until the engine's next decision.
+ * The engine leaves `escalations` empty; an escalator (escalate.h) fills
+ * them, borrowed from it until its next feed.
  */
 struct bm_decision {
     const struct bm_post *post;
@@ -60,6 +84,8 @@ struct bm_decision {
     size_t nintents;
     const struct bm_decision_match *matches;
     size_t nmatches;
+    const struct bm_decision_escalation *escalations;
+    size_t nescalations;
 };
 
 /* NULL on allocation failure. The engine borrows @rs. */
@@ -77,7 +103,8 @@ int bm_engine_decide(struct bm_engine *e, const struct bm_post *post,
  * Appends the decision as one line of JSON (no newline), in the format of
  * DESIGN.md: post_id, source, author, sentiment, tone, brands, intents,
  * matches (each with rule, kind, priority, brand, terms, and message when
- * the rule has an alert template), escalations. 0 or -ENOMEM.
+ * the rule has an alert template), escalations (each with id, brand,
+ * priority, count, baseline and samples). 0 or -ENOMEM.
  */
 int bm_decision_write_json(const struct bm_decision *d, struct bm_buf *out);
 

@@ -35,12 +35,16 @@ struct bm_replay_opts {
     const struct bm_field_map *map;  /* for the generic format, or NULL */
     const char *source;              /* name put on every post */
     size_t max_line;                 /* 0: BM_REPLAY_MAX_LINE_DEFAULT */
+    /* The engine's rule set, whose escalations are evaluated in post time
+     * (escalate.h), or NULL: decisions carry no escalations. */
+    const struct bm_ruleset *rules;
 };
 
 /*
  * Reads @in to its end, deciding every post with @e and handing each
- * decision to @cb. Fills @st. 0; -EIO on a read error; -ENOMEM; or what
- * @cb returned.
+ * decision to @cb, with the escalations that fire on it when opts->rules
+ * is set (one escalator for the whole replay). Fills @st. 0; -EIO on a
+ * read error; -ENOMEM; or what @cb returned.
  */
 int bm_replay_stream(FILE *in, const struct bm_replay_opts *opts,
                      struct bm_engine *e, bm_replay_decision_fn cb, void *arg,
