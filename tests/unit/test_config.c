@@ -146,7 +146,8 @@ static void test_full(void **state)
     assert_string_equal(cfg->instance, "test-1");
     assert_int_equal(cfg->nrules, 2);
     assert_string_equal(cfg->rules[0], "/etc/brandmon/rules");
-    assert_string_equal(cfg->rules[1], "packs/acme.yaml");
+    /* relative paths are taken from the config file's folder */
+    assert_string_equal(cfg->rules[1], BM_TEST_DATA "/config/packs/acme.yaml");
     assert_string_equal(cfg->data_dir, "/usr/share/brandmon");
     assert_string_equal(cfg->sink, "stdout");
     assert_string_equal(cfg->redis.url, "redis://10.0.0.5:6380/2");
@@ -307,7 +308,7 @@ static void test_defaults(void **state)
     assert_string_equal(s->fields.ptr[BM_FIELD_ID], "/id");
     assert_string_equal(s->fields.ptr[BM_FIELD_TEXT], "/text");
     assert_null(s->fields.ptr[BM_FIELD_AUTHOR]);
-    assert_string_equal(s->file, "feed.jsonl");
+    assert_string_equal(s->file, BM_TEST_DATA "/config/feed.jsonl");
     assert_true(s->rate == 0);
     assert_false(s->loop);
     assert_int_equal(s->dedup, 10000);
