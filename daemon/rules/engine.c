@@ -285,6 +285,7 @@ static int evaluate_rules(struct bm_engine *e, size_t *nmatch)
             continue;
         m = &e->matches[*nmatch];
         m->rule = r->id;
+        m->index = (uint32_t)i;
         m->kind = r->kind;
         m->priority = r->priority;
         m->brand = b ? b->id : NULL;

@@ -140,6 +140,11 @@ const char *bm_ruleset_hash(const struct bm_ruleset *rs)
     return rs->hash;
 }
 
+const char *bm_ruleset_rule_id(const struct bm_ruleset *rs, size_t i)
+{
+    return i < rs->nrules ? rs->rules[i].id : NULL;
+}
+
 size_t bm_ruleset_escalations(const struct bm_ruleset *rs)
 {
     return rs->nescalations;

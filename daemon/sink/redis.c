@@ -652,6 +652,40 @@ static void redis_close(struct bm_sink *sink)
     sink->impl = NULL;
 }
 
+static int u32_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static void redis_stats(struct bm_sink *sink, struct bm_sink_stats *out)
+{
+    struct rsink *r = impl(sink);
+    size_t n = r->nlat < LATENCY_SAMPLES ? r->nlat : LATENCY_SAMPLES;
+    uint32_t *sorted;
+
+    out->connected = r->state == CONN_UP;
+    out->down_ms = out->connected ? 0 : bm_now_ms() - r->state_since;
+    out->queue = r->q.n;
+    out->spool = r->spool_open ? r->spool.unread : 0;
+    out->written = r->written;
+    out->duplicates = r->duplicates;
+    out->errors = r->errors;
+    out->lost = r->lost;
+    out->reconnects = r->reconnects;
+    if (!n)
+        return;
+    sorted = malloc(n * sizeof(*sorted));
+    if (!sorted)
+        return;
+    memcpy(sorted, r->lat, n * sizeof(*sorted));
+    qsort(sorted, n, sizeof(*sorted), u32_cmp);
+    out->latency_p50_ms = sorted[n / 2];
+    out->latency_p99_ms = sorted[(n * 99) / 100];
+    free(sorted);
+}
+
 const struct bm_sink_ops bm_sink_redis = {
     .name = "redis",
     .open = redis_open,
@@ -659,4 +693,5 @@ const struct bm_sink_ops bm_sink_redis = {
     .flush = redis_flush,
     .drain = redis_drain,
     .close = redis_close,
+    .stats = redis_stats,
 };

@@ -67,3 +67,12 @@ void bm_sink_drain(struct bm_sink *sink, void (*done)(void *arg), void *arg)
 {
     sink->ops->drain(sink, done, arg);
 }
+
+void bm_sink_stats(struct bm_sink *sink, struct bm_sink_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->connected = true;
+    if (sink->ops->stats)
+        sink->ops->stats(sink, out);
+    out->lost += sink->lost;
+}

@@ -2,11 +2,12 @@
  * stream.c - the set of running sources: lifecycle, state machine, backoff
  * and stall timers, and the path from one wire message to a post.
  *
- * Transports (http.c, replay_source.c) move bytes and frames; everything
- * they have in common lives here, so that a source behaves the same way
- * whatever carries it: bad input is counted and logged at a limited rate,
- * repeats are dropped, failures wait per the API's backoff, silence is a
- * stall. This file never writes output: posts go to the daemon's callback.
+ * Transports (http.c, replay_source.c, websocket.c) move bytes and
+ * frames; everything they have in common lives here, so that a source
+ * behaves the same way whatever carries it: bad input is counted and logged
+ * at a limited rate, repeats are dropped, failures wait per the API's
+ * backoff, silence is a stall. This file never writes output: posts go to
+ * the daemon's callback.
  */
 #include "brandmon/stream.h"
 
@@ -17,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/dns.h>
 #include <jansson.h>
 
 #include "brandmon/text.h"
@@ -28,7 +30,10 @@ struct bm_streams {
     struct event_base *base;     /* borrowed: the daemon's loop */
     const struct bm_config *cfg; /* borrowed: outlives the set */
     struct bm_curlev *curlev;    /* owned */
-    struct bm_source *sources;   /* owned: cfg->nsources */
+    struct evdns_base *dns;      /* owned: created on first use, or NULL */
+    /* owned: one allocation per source, so that a source never moves (its
+     * timers and transfers point at it) when a reload reshuffles the set */
+    struct bm_source **sources;
     size_t n;
     bm_stream_post_fn on_post;
     void *arg;
@@ -82,13 +87,13 @@ size_t bm_streams_count(const struct bm_streams *set)
 
 struct bm_source *bm_streams_get(struct bm_streams *set, size_t i)
 {
-    return i < set->n ? &set->sources[i] : NULL;
+    return i < set->n ? set->sources[i] : NULL;
 }
 
 bool bm_streams_all_stopped(const struct bm_streams *set)
 {
     for (size_t i = 0; i < set->n; i++)
-        if (set->sources[i].state != BM_SOURCE_STOPPED)
+        if (set->sources[i]->state != BM_SOURCE_STOPPED)
             return false;
     return true;
 }
@@ -101,6 +106,23 @@ struct event_base *source_base(const struct bm_source *src)
 struct bm_curlev *source_curlev(const struct bm_source *src)
 {
     return src->set->curlev;
+}
+
+struct evdns_base *source_dns(struct bm_source *src)
+{
+    struct bm_streams *set = src->set;
+    int opts = EVDNS_BASE_DISABLE_WHEN_INACTIVE;
+
+    if (set->dns)
+        return set->dns;
+    set->dns =
+        evdns_base_new(set->base, opts | EVDNS_BASE_INITIALIZE_NAMESERVERS);
+    if (!set->dns) {
+        /* No usable resolv.conf: numeric addresses still work. */
+        SRC_LOG(BM_LOG_WARNING, src, "cannot read the resolver settings");
+        set->dns = evdns_base_new(set->base, opts);
+    }
+    return set->dns;
 }
 
 uint32_t source_random(struct bm_source *src)
@@ -297,6 +319,7 @@ static const struct transport_ops *transport_of(enum bm_transport t)
     case BM_TRANSPORT_REPLAY:
         return &bm_transport_replay;
     case BM_TRANSPORT_WEBSOCKET:
+        return &bm_transport_websocket;
     case BM_TRANSPORT_NONE:
         break;
     }
@@ -338,8 +361,10 @@ static int source_init(struct bm_streams *set, struct bm_source *src,
     return 0;
 }
 
-static void source_release(struct bm_source *src)
+static void source_free(struct bm_source *src)
 {
+    if (!src)
+        return;
     if (src->tr && src->impl)
         src->tr->stop(src);
     if (src->tr)
@@ -353,6 +378,22 @@ static void source_release(struct bm_source *src)
         explicit_bzero(src->token, strlen(src->token));
         free(src->token);
     }
+    free(src);
+}
+
+static struct bm_source *source_new(struct bm_streams *set,
+                                    const struct bm_source_config *cfg,
+                                    const char **err)
+{
+    struct bm_source *src = calloc(1, sizeof(*src));
+
+    if (!src)
+        return NULL;
+    if (source_init(set, src, cfg, err)) {
+        source_free(src);
+        return NULL;
+    }
+    return src;
 }
 
 struct bm_streams *bm_streams_new(struct event_base *base,
@@ -379,9 +420,10 @@ struct bm_streams *bm_streams_new(struct event_base *base,
     if (!set->curlev || !set->sources)
         goto out_free;
     for (size_t i = 0; i < cfg->nsources; i++) {
-        set->n++;
-        if (source_init(set, &set->sources[i], &cfg->sources[i], err))
+        set->sources[i] = source_new(set, &cfg->sources[i], err);
+        if (!set->sources[i])
             goto out_free;
+        set->n++;
     }
     return set;
 
@@ -393,7 +435,7 @@ out_free:
 void bm_streams_start(struct bm_streams *set)
 {
     for (size_t i = 0; i < set->n; i++) {
-        struct bm_source *src = &set->sources[i];
+        struct bm_source *src = set->sources[i];
 
         src->stopping = false;
         SRC_LOG(BM_LOG_INFO, src, "starting");
@@ -401,26 +443,139 @@ void bm_streams_start(struct bm_streams *set)
     }
 }
 
+/* One line per source at stop: what it did and what it skipped. */
+static void log_summary(const struct bm_source *src)
+{
+    const struct bm_source_stats *st = &src->stats;
+    char skipped[512];
+    size_t o = 0;
+
+    skipped[0] = '\0';
+    for (int r = 0; r < BM_SKIP_COUNT; r++)
+        if (st->skipped[r] && o < sizeof(skipped))
+            o += (size_t)snprintf(skipped + o, sizeof(skipped) - o, "%s%s %llu",
+                                  o ? ", " : "",
+                                  bm_skip_reason_name((enum bm_skip_reason)r),
+                                  (unsigned long long)st->skipped[r]);
+    SRC_LOG(BM_LOG_INFO, src,
+            "stopped: %llu posts, %llu duplicates, %llu ignored, %llu "
+            "keep-alives, %llu connects, %llu stalls, %llu http errors, "
+            "%llu rate limited; skipped: %s",
+            (unsigned long long)st->c[BM_SC_POSTS],
+            (unsigned long long)st->c[BM_SC_DUPLICATES],
+            (unsigned long long)st->c[BM_SC_IGNORED],
+            (unsigned long long)st->c[BM_SC_KEEPALIVES],
+            (unsigned long long)st->c[BM_SC_CONNECTS],
+            (unsigned long long)st->c[BM_SC_STALLS],
+            (unsigned long long)st->c[BM_SC_HTTP_ERRORS],
+            (unsigned long long)st->c[BM_SC_RATE_LIMITED],
+            o ? skipped : "none");
+}
+
+static void source_stop(struct bm_source *src)
+{
+    src->stopping = true;
+    evtimer_del(src->retry_timer);
+    evtimer_del(src->stall_timer);
+    src->tr->stop(src);
+    source_set_state(src, BM_SOURCE_STOPPED);
+    log_summary(src);
+}
+
 void bm_streams_stop(struct bm_streams *set)
 {
-    for (size_t i = 0; i < set->n; i++) {
-        struct bm_source *src = &set->sources[i];
+    for (size_t i = 0; i < set->n; i++)
+        source_stop(set->sources[i]);
+}
 
-        src->stopping = true;
-        evtimer_del(src->retry_timer);
-        evtimer_del(src->stall_timer);
-        src->tr->stop(src);
-        source_set_state(src, BM_SOURCE_STOPPED);
+static struct bm_source *take_kept(struct bm_streams *set,
+                                   const struct bm_source_config *want)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        struct bm_source *src = set->sources[i];
+
+        if (src && strcmp(src->cfg->name, want->name) == 0 &&
+            bm_source_config_equal(src->cfg, want)) {
+            set->sources[i] = NULL;
+            return src;
+        }
     }
+    return NULL;
+}
+
+int bm_streams_reload(struct bm_streams *set, const struct bm_config *cfg)
+{
+    struct bm_source **next =
+        calloc(cfg->nsources ? cfg->nsources : 1, sizeof(*next));
+    bool *fresh = calloc(cfg->nsources ? cfg->nsources : 1, sizeof(*fresh));
+    const char *err;
+    size_t kept = 0;
+
+    if (!next || !fresh)
+        goto out_nomem;
+    /* New sources first: a failure leaves the running set untouched. */
+    for (size_t i = 0; i < cfg->nsources; i++) {
+        bool same = false;
+
+        for (size_t k = 0; k < set->n && !same; k++)
+            same =
+                strcmp(set->sources[k]->cfg->name, cfg->sources[i].name) == 0 &&
+                bm_source_config_equal(set->sources[k]->cfg, &cfg->sources[i]);
+        if (same)
+            continue;
+        next[i] = source_new(set, &cfg->sources[i], &err);
+        if (!next[i])
+            goto out_nomem;
+        fresh[i] = true;
+    }
+    /* Unchanged sources move over, connections and all; they only point
+     * at their entry of the new config. */
+    for (size_t i = 0; i < cfg->nsources; i++) {
+        if (next[i])
+            continue;
+        next[i] = take_kept(set, &cfg->sources[i]);
+        next[i]->cfg = &cfg->sources[i];
+        kept++;
+    }
+    for (size_t i = 0; i < set->n; i++) {
+        if (!set->sources[i])
+            continue;
+        source_stop(set->sources[i]);
+        source_free(set->sources[i]);
+    }
+    free(set->sources);
+    set->sources = next;
+    set->n = cfg->nsources;
+    set->cfg = cfg;
+    for (size_t i = 0; i < set->n; i++)
+        if (fresh[i]) {
+            SRC_LOG(BM_LOG_INFO, set->sources[i], "starting");
+            set->sources[i]->tr->start(set->sources[i]);
+        }
+    BM_INFO("streams", "reloaded: %zu sources kept connected, %zu started",
+            kept, set->n - kept);
+    free(fresh);
+    return 0;
+
+out_nomem:
+    for (size_t i = 0; next && fresh && i < cfg->nsources; i++)
+        if (fresh[i])
+            source_free(next[i]);
+    free(next);
+    free(fresh);
+    return -ENOMEM;
 }
 
 void bm_streams_free(struct bm_streams *set)
 {
     if (!set)
         return;
-    for (size_t i = 0; i < set->n; i++)
-        source_release(&set->sources[i]);
+    for (size_t i = 0; set->sources && i < set->n; i++)
+        source_free(set->sources[i]);
     free(set->sources);
+    /* After the sources: their connections no longer wait on it. */
+    if (set->dns)
+        evdns_base_free(set->dns, 1);
     bm_curlev_free(set->curlev);
     free(set);
 }

@@ -42,6 +42,7 @@ enum bm_throttle_per {
 /* A rule that fired. */
 struct bm_decision_match {
     const char *rule; /* borrowed: rule set */
+    uint32_t index;   /* the rule's index in the rule set (for counters) */
     enum bm_rule_kind kind;
     enum bm_priority priority;
     const char *brand;      /* borrowed: rule set; NULL for no brand */

@@ -75,6 +75,9 @@ struct bm_escalation_info {
     enum bm_priority priority;
 };
 
+/* The id of rule @i (< bm_ruleset_rules()); borrowed. */
+const char *bm_ruleset_rule_id(const struct bm_ruleset *rs, size_t i);
+
 size_t bm_ruleset_escalations(const struct bm_ruleset *rs);
 /* Escalation @i (< bm_ruleset_escalations()). */
 void bm_ruleset_escalation(const struct bm_ruleset *rs, size_t i,

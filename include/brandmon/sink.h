@@ -18,6 +18,20 @@
 
 struct bm_sink;
 
+/* What a sink reports for metrics and health. */
+struct bm_sink_stats {
+    bool connected;      /* its destination takes writes (stdout: always) */
+    uint64_t down_ms;    /* how long it has not been connected */
+    uint64_t queue;      /* writes waiting in memory */
+    uint64_t spool;      /* writes waiting on disk */
+    uint64_t written;    /* writes acknowledged */
+    uint64_t duplicates; /* writes that found their post already written */
+    uint64_t errors;     /* writes refused for good */
+    uint64_t lost;       /* writes that could not be kept */
+    uint64_t reconnects; /* connection attempts */
+    double latency_p50_ms, latency_p99_ms; /* queue to acknowledgement */
+};
+
 struct bm_sink_ops {
     const char *name; /* the config's `sink:` */
     /* Sets up the sink's private state (sink->impl). 0 or -errno. */
@@ -33,6 +47,8 @@ struct bm_sink_ops {
     void (*drain)(struct bm_sink *sink, void (*done)(void *arg), void *arg);
     /* Frees the private state. */
     void (*close)(struct bm_sink *sink);
+    /* Optional: fills @out (put and lost are filled by sink.c). */
+    void (*stats)(struct bm_sink *sink, struct bm_sink_stats *out);
 };
 
 struct bm_sink {
@@ -53,6 +69,7 @@ struct bm_sink *bm_sink_new(const char *name, const struct bm_config *cfg,
 void bm_sink_free(struct bm_sink *sink);
 int bm_sink_put(struct bm_sink *sink, const struct bm_decision *d);
 void bm_sink_flush(struct bm_sink *sink);
+void bm_sink_stats(struct bm_sink *sink, struct bm_sink_stats *out);
 void bm_sink_drain(struct bm_sink *sink, void (*done)(void *arg), void *arg);
 
 #endif

@@ -84,6 +84,15 @@ void bm_streams_start(struct bm_streams *set);
  * already received were decided when they arrived. */
 void bm_streams_stop(struct bm_streams *set);
 
+/*
+ * Swaps in @cfg (a reload): sources whose settings did not change keep
+ * running, connection, framer and dedup memory included, and now point at
+ * their entry in @cfg; removed sources stop; new ones start. @cfg must
+ * outlive the set (the old config may be freed once this returns 0).
+ * 0, or -ENOMEM (then nothing changed).
+ */
+int bm_streams_reload(struct bm_streams *set, const struct bm_config *cfg);
+
 size_t bm_streams_count(const struct bm_streams *set);
 struct bm_source *bm_streams_get(struct bm_streams *set, size_t i);
 /* True when every source is STOPPED (replays finished, or given up). */
