@@ -23,6 +23,7 @@
 /* A connection that stayed up this long was healthy: backoff restarts. */
 #define BM_HEALTHY_MS (30 * 1000)
 
+struct evdns_base;
 struct transport_ops;
 
 struct bm_source {
@@ -60,12 +61,16 @@ struct transport_ops {
 extern const struct transport_ops bm_transport_http_stream;
 extern const struct transport_ops bm_transport_http_poll;
 extern const struct transport_ops bm_transport_replay;
+extern const struct transport_ops bm_transport_websocket;
 
 /* stream.c, for the transports: */
 
 struct event_base *source_base(const struct bm_source *src);
 struct bm_curlev *source_curlev(const struct bm_source *src);
 uint32_t source_random(struct bm_source *src);
+/* The set's resolver, made on first use and freed with the set; NULL when
+ * it cannot be made (out of memory). */
+struct evdns_base *source_dns(struct bm_source *src);
 
 /*
  * One message (a JSON document) from the wire: parsed, unwrapped, mapped,
@@ -97,6 +102,22 @@ static inline void source_alive(struct bm_source *src)
 {
     src->last_byte_at = bm_now_ms();
 }
+
+/*
+ * sources/jetstream.c, for websocket.c: Jetstream's resume protocol.
+ *
+ * bm_jetstream_url() returns @url (ws:// or wss://) with one
+ * wantedCollections parameter per entry of @collections (or for
+ * app.bsky.feed.post when @n is 0) unless the URL names some already, and,
+ * when @cursor_us > 0, with `cursor=<cursor_us>` in place of any cursor it
+ * had. The caller frees the result; NULL when out of memory.
+ *
+ * bm_jetstream_time_us() finds the top-level "time_us" of one event
+ * without building a JSON tree; 0 when there is none.
+ */
+char *bm_jetstream_url(const char *url, char *const *collections, size_t n,
+                       int64_t cursor_us);
+int64_t bm_jetstream_time_us(const char *data, size_t len);
 
 #define SRC_LOG(level, src, ...) BM_LOG(level, (src)->tag, __VA_ARGS__)
 

@@ -11,17 +11,26 @@
  * the author only as a DID: handle and reach would need a lookup this file
  * does not do, so `author` is the DID and `followers` stays -1. The id
  * (AT-URI) and the URL are built and kept on the post.
+ *
+ * The connection itself is the WebSocket transport's (websocket.c); this
+ * file gives it the two pieces of Jetstream's resume protocol: the URL
+ * (wantedCollections from the config, `cursor` in microseconds) and the
+ * `time_us` of each event, found without building a JSON tree.
  */
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <jansson.h>
 
+#include "brandmon/backoff.h"
 #include "brandmon/buf.h"
 #include "brandmon/json.h"
 #include "brandmon/post.h"
 #include "brandmon/source.h"
 
 #include "stream/sources/sources_int.h"
+#include "stream/stream_int.h"
 
 #define POST_COLLECTION "app.bsky.feed.post"
 
@@ -174,9 +183,149 @@ static enum bm_map_result jetstream_field_map(const json_t *msg,
     return BM_MAP_POST;
 }
 
+/* ---- the resume protocol, for websocket.c ---- */
+
+/* True when the query parameter @p (@n bytes, "name=value") is @name. */
+static bool param_is(const char *p, size_t n, const char *name)
+{
+    size_t k = strlen(name);
+
+    return n >= k && memcmp(p, name, k) == 0 && (n == k || p[k] == '=');
+}
+
+static int put_sep(struct bm_buf *b, bool *first)
+{
+    int rc = bm_buf_putc(b, *first ? '?' : '&');
+
+    *first = false;
+    return rc;
+}
+
+/* Appends wantedCollections=@nsid, escaping all but NSID characters. */
+static int put_collection(struct bm_buf *b, bool *first, const char *nsid)
+{
+    int rc = put_sep(b, first);
+
+    if (rc == 0)
+        rc = bm_buf_puts(b, "wantedCollections=");
+    for (const unsigned char *c = (const unsigned char *)nsid; rc == 0 && *c;
+         c++) {
+        if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+            (*c >= '0' && *c <= '9') || strchr(".-_~*", *c))
+            rc = bm_buf_putc(b, (char)*c);
+        else
+            rc = bm_buf_printf(b, "%%%02X", *c);
+    }
+    return rc;
+}
+
+char *bm_jetstream_url(const char *url, char *const *collections, size_t n,
+                       int64_t cursor_us)
+{
+    static char *const fallback[] = { (char *)POST_COLLECTION };
+    struct bm_buf b = BM_BUF_INIT;
+    const char *end = url + strcspn(url, "#"); /* a fragment is dropped */
+    const char *q = memchr(url, '?', (size_t)(end - url)), *p;
+    bool first = true, wanted = false;
+    int rc;
+
+    rc = bm_buf_append(&b, url, (size_t)((q ? q : end) - url));
+    for (p = q ? q + 1 : end; rc == 0 && p < end;) {
+        size_t len = strcspn(p, "&#");
+
+        if (len > (size_t)(end - p))
+            len = (size_t)(end - p);
+        if (param_is(p, len, "wantedCollections"))
+            wanted = true;
+        if (len && !(cursor_us > 0 && param_is(p, len, "cursor"))) {
+            rc = put_sep(&b, &first);
+            if (rc == 0)
+                rc = bm_buf_append(&b, p, len);
+        }
+        p += len;
+        if (p < end)
+            p++; /* the '&' */
+    }
+    if (!wanted && n == 0) {
+        collections = fallback;
+        n = 1;
+    }
+    for (size_t i = 0; rc == 0 && !wanted && i < n; i++)
+        rc = put_collection(&b, &first, collections[i]);
+    if (rc == 0 && cursor_us > 0) {
+        rc = put_sep(&b, &first);
+        if (rc == 0)
+            rc = bm_buf_printf(&b, "cursor=%" PRId64, cursor_us);
+    }
+    if (rc) {
+        bm_buf_release(&b);
+        return NULL;
+    }
+    return bm_buf_detach(&b);
+}
+
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+int64_t bm_jetstream_time_us(const char *data, size_t len)
+{
+    static const char key[] = "\"time_us\"";
+    const size_t klen = sizeof(key) - 1;
+    int depth = 0;
+    size_t i = 0;
+
+    while (i < len) {
+        size_t start = i;
+
+        if (data[i] == '{' || data[i] == '[') {
+            depth++;
+        } else if (data[i] == '}' || data[i] == ']') {
+            depth--;
+        } else if (data[i] == '"') {
+            /* A string: skip it whole, so that no text inside it counts. */
+            for (i++; i < len && data[i] != '"'; i++)
+                if (data[i] == '\\')
+                    i++;
+            if (i >= len)
+                return 0;
+            if (depth == 1 && i + 1 - start == klen &&
+                memcmp(data + start, key, klen) == 0) {
+                int64_t v = 0;
+                size_t digits = 0;
+
+                for (i++; i < len && is_space(data[i]); i++)
+                    ;
+                if (i < len && data[i] != ':')
+                    continue; /* "time_us" as a value, not a key */
+                for (i++; i < len && is_space(data[i]); i++)
+                    ;
+                for (; i < len && is_digit(data[i]); i++, digits++) {
+                    if (digits == 18)
+                        return 0; /* not a time in microseconds */
+                    v = v * 10 + (data[i] - '0');
+                }
+                return v;
+            }
+        }
+        i++;
+    }
+    return 0;
+}
+
 const struct bm_source_ops bm_source_jetstream = {
     .name = "jetstream",
     .description = "Bluesky Jetstream (app.bsky.feed.post commits)",
     .field_map = jetstream_field_map,
     .unwrap = NULL,
+    .transport = BM_TRANSPORT_WEBSOCKET,
+    .backoff = &bm_backoff_jetstream,
+    /* The server sends no heartbeat; our pings (every 20 s) get pongs. */
+    .stall_ms = 30 * 1000,
 };
