@@ -21,6 +21,7 @@
 
 #include "brandmon/config.h"
 #include "brandmon/engine.h"
+#include "brandmon/json.h"
 #include "brandmon/log.h"
 #include "brandmon/metrics.h"
 #include "brandmon/notify.h"
@@ -58,6 +59,7 @@ struct bm_daemon {
     uint64_t rules_loaded_ms;  /* wall time the rules were loaded */
     double rules_load_seconds; /* how long loading them took */
     uint64_t last_decided, last_alerts, last_tick;
+    uint64_t started_ms; /* wall clock */
     double posts_per_s, alerts_per_s;
     bool stopping;
 };
@@ -229,6 +231,56 @@ static size_t sources_up(struct bm_daemon *d)
     return up;
 }
 
+/* This instance's heartbeat for the sink (docs/redis-schema.md). */
+static void heartbeat(struct bm_daemon *d, const struct bm_sink_stats *ss)
+{
+    char started[32], now[32], posts[24], decided[24], alerts[24], queue[24],
+        spool[24];
+    struct bm_buf src = BM_BUF_INIT;
+    uint64_t in = 0;
+    size_t n = bm_streams_count(d->streams);
+
+    bm_buf_putc(&src, '[');
+    for (size_t i = 0; i < n; i++) {
+        struct bm_source *s = bm_streams_get(d->streams, i);
+        const struct bm_source_stats *st = bm_source_stats(s);
+
+        in += st->c[BM_SC_POSTS];
+        bm_buf_puts(&src, i ? ",{\"name\":" : "{\"name\":");
+        bm_json_put_cstr(&src, bm_source_name(s));
+        bm_buf_puts(&src, ",\"type\":");
+        bm_json_put_cstr(&src, bm_source_type(s));
+        bm_buf_printf(&src,
+                      ",\"state\":\"%s\",\"posts\":%llu,\"reconnects\":%llu}",
+                      bm_source_state_name(bm_source_state(s)),
+                      (unsigned long long)st->c[BM_SC_POSTS],
+                      (unsigned long long)st->c[BM_SC_RECONNECTS]);
+    }
+    bm_buf_putc(&src, ']');
+    bm_time_format_iso8601((int64_t)d->started_ms, started);
+    bm_time_format_iso8601(bm_time_now_ms(), now);
+    snprintf(posts, sizeof(posts), "%llu", (unsigned long long)in);
+    snprintf(decided, sizeof(decided), "%llu", (unsigned long long)d->decided);
+    snprintf(alerts, sizeof(alerts), "%llu", (unsigned long long)d->alerts);
+    snprintf(queue, sizeof(queue), "%llu", (unsigned long long)ss->queue);
+    snprintf(spool, sizeof(spool), "%llu", (unsigned long long)ss->spool);
+    if (src.data) {
+        const char *const kv[] = {
+            "schema",     "1",          "version",
+            BM_VERSION,   "rules_hash", bm_ruleset_hash(d->rules),
+            "started_at", started,      "updated_at",
+            now,          "posts",      posts,
+            "decided",    decided,      "alerts",
+            alerts,       "queue",      queue,
+            "spool",      spool,        "sources",
+            src.data,
+        };
+
+        bm_sink_heartbeat(d->sink, kv, sizeof(kv) / sizeof(kv[0]));
+    }
+    bm_buf_release(&src);
+}
+
 static void status_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct bm_daemon *d = arg;
@@ -246,6 +298,7 @@ static void status_cb(evutil_socket_t fd, short what, void *arg)
     d->last_decided = d->decided;
     d->last_alerts = d->alerts;
     bm_sink_stats(d->sink, &ss);
+    heartbeat(d, &ss);
     bm_notify_status("streams %zu/%zu up, %.0f posts/s, %.1f alerts/s, "
                      "queue %llu, spool %llu%s",
                      sources_up(d), bm_streams_count(d->streams),
@@ -545,15 +598,29 @@ struct bm_daemon *bm_daemon_new(const char *config_path, struct bm_diag *diag)
     return d;
 }
 
-void bm_daemon_describe(const struct bm_daemon *d, char *out, size_t n)
+int bm_daemon_check(const char *config_path, char *out, size_t n,
+                    struct bm_diag *diag)
 {
+    struct bm_config *cfg = bm_config_load(config_path, diag);
+    struct bm_ruleset *rs;
+
+    if (!cfg)
+        return -EINVAL;
+    rs = bm_ruleset_load((const char *const *)cfg->rules, cfg->nrules,
+                         cfg->data_dir, diag);
+    if (!rs) {
+        bm_config_free(cfg);
+        return -EINVAL;
+    }
     snprintf(out, n,
              "config ok: instance %s, %zu sources, sink %s; rules: %zu "
              "packs, %zu brands, %zu rules, %zu terms (hash %s)",
-             d->cfg->instance, d->cfg->nsources, d->cfg->sink,
-             bm_ruleset_packs(d->rules), bm_ruleset_brands(d->rules),
-             bm_ruleset_rules(d->rules), bm_ruleset_terms(d->rules),
-             bm_ruleset_hash(d->rules));
+             cfg->instance, cfg->nsources, cfg->sink, bm_ruleset_packs(rs),
+             bm_ruleset_brands(rs), bm_ruleset_rules(rs), bm_ruleset_terms(rs),
+             bm_ruleset_hash(rs));
+    bm_ruleset_free(rs);
+    bm_config_free(cfg);
+    return 0;
 }
 
 int bm_daemon_run(struct bm_daemon *d)
@@ -566,6 +633,7 @@ int bm_daemon_run(struct bm_daemon *d)
             bm_ruleset_rules(d->rules));
     /* A peer closing a socket must not kill the process. */
     signal(SIGPIPE, SIG_IGN);
+    d->started_ms = (uint64_t)bm_time_now_ms();
     bm_streams_start(d->streams);
     d->last_tick = bm_now_ms();
     event_add(d->status, &(struct timeval){ STATUS_MS / 1000, 0 });

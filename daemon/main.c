@@ -5,10 +5,12 @@
  *   --rules PATH... --check              validate rule packs
  *   --rules PATH... --test               run the packs' embedded tests
  *   --rules PATH... --replay FILE|-      decide a file of posts offline
+ *   --top [--redis URL] [--once]         watch the counters and alerts live
  * Only main() calls exit(); exit codes follow sysexits(3).
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,7 @@
 #include "brandmon/replay.h"
 #include "brandmon/ruletest.h"
 #include "brandmon/source.h"
+#include "brandmon/top.h"
 
 enum mode {
     MODE_NONE,
@@ -33,6 +36,7 @@ enum mode {
     MODE_TEST,
     MODE_REPLAY,
     MODE_DAEMON,
+    MODE_TOP,
 };
 
 struct options {
@@ -46,6 +50,8 @@ struct options {
     const char *data_dir;
     size_t max_line;
     struct bm_field_map map;
+    struct bm_top_opts top; /* --top; strings borrowed from argv */
+    bool top_flags;         /* a --top option was given */
 };
 
 enum {
@@ -61,6 +67,12 @@ enum {
     OPT_MAX_LINE,
     OPT_LOG_LEVEL,
     OPT_HELP_CONFIG,
+    OPT_TOP,
+    OPT_REDIS,
+    OPT_PREFIX,
+    OPT_BRANDS,
+    OPT_INTERVAL,
+    OPT_ONCE,
 };
 
 static const struct option long_opts[] = {
@@ -78,6 +90,12 @@ static const struct option long_opts[] = {
     { "config", required_argument, NULL, 'c' },
     { "help", no_argument, NULL, 'h' },
     { "help-config", no_argument, NULL, OPT_HELP_CONFIG },
+    { "top", no_argument, NULL, OPT_TOP },
+    { "redis", required_argument, NULL, OPT_REDIS },
+    { "prefix", required_argument, NULL, OPT_PREFIX },
+    { "brands", required_argument, NULL, OPT_BRANDS },
+    { "interval", required_argument, NULL, OPT_INTERVAL },
+    { "once", no_argument, NULL, OPT_ONCE },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
 };
@@ -91,6 +109,9 @@ static void usage(FILE *out)
             "       brandmond --rules PATH... --check\n"
             "       brandmond --rules PATH... --test\n"
             "       brandmond --rules PATH... --replay FILE|- [--format F]\n"
+            "       brandmond --top [--redis URL] [--prefix P] [--brands "
+            "A,B]\n"
+            "                       [--interval S] [--once]\n"
             "\n"
             "brandmond listens to social-media streams for brand mentions "
             "and decides,\nfor every post, which brands it names, how the "
@@ -109,6 +130,9 @@ static void usage(FILE *out)
             "message per line,\n"
             "                     '-' for stdin) and print one JSON "
             "decision per post\n"
+            "  --top              watch mentions, sentiment and alerts "
+            "live from Redis;\n"
+            "                     q or Ctrl-C quits\n"
             "\n"
             "Options:\n"
             "  --rules PATH...    rule pack files or folders of packs "
@@ -133,6 +157,16 @@ static void usage(FILE *out)
             "  --data DIR         folder of the sentiment lexicon and "
             "intents\n"
             "                     (default %s)\n"
+            "  --redis URL        --top: redis://HOST[:PORT][/DB] or "
+            "unix:///PATH\n"
+            "                     (default redis://127.0.0.1:6379/0)\n"
+            "  --prefix P         --top: the key prefix (default "
+            "brandmon:)\n"
+            "  --brands A,B       --top: only these brands (default: every "
+            "brand counted)\n"
+            "  --interval S       --top: seconds between refreshes "
+            "(default 2)\n"
+            "  --once             --top: print one plain frame and exit\n"
             "  --log-level L      error, warning, notice, info, debug\n"
             "  -h, --help         this text\n"
             "  --help-config      every configuration key, its default "
@@ -148,7 +182,7 @@ static int set_mode(struct options *o, enum mode m)
 {
     if (o->mode != MODE_NONE && o->mode != m) {
         fprintf(stderr, "brandmond: choose one of --check, --test, "
-                        "--replay\n");
+                        "--replay, --top\n");
         return -EINVAL;
     }
     o->mode = m;
@@ -182,6 +216,24 @@ static int add_rules(struct options *o, const char *path)
         return -ENOMEM;
     o->rules = nr;
     o->rules[o->nrules++] = path;
+    return 0;
+}
+
+/* --interval SECONDS: 0.1 to 3600, fractions allowed. */
+static int parse_interval(struct options *o, const char *arg)
+{
+    char *end;
+    double s;
+
+    errno = 0;
+    s = strtod(arg, &end);
+    if (errno || end == arg || *end || !(s >= 0.1 && s <= 3600)) {
+        fprintf(stderr, "brandmond: --interval takes seconds, from 0.1 to "
+                        "3600\n");
+        return -EINVAL;
+    }
+    o->top.interval_ms = (unsigned)(s * 1000 + 0.5);
+    o->top_flags = true;
     return 0;
 }
 
@@ -240,6 +292,28 @@ static int parse_args(int argc, char **argv, struct options *o)
             else
                 bm_log_set_level(level);
             break;
+        case OPT_TOP:
+            err = set_mode(o, MODE_TOP);
+            break;
+        case OPT_REDIS:
+            o->top.redis_url = optarg;
+            o->top_flags = true;
+            break;
+        case OPT_PREFIX:
+            o->top.prefix = optarg;
+            o->top_flags = true;
+            break;
+        case OPT_BRANDS:
+            o->top.brands = optarg;
+            o->top_flags = true;
+            break;
+        case OPT_INTERVAL:
+            err = parse_interval(o, optarg);
+            break;
+        case OPT_ONCE:
+            o->top.once = true;
+            o->top_flags = true;
+            break;
         case 'c':
             o->config = optarg;
             break;
@@ -263,6 +337,11 @@ static int parse_args(int argc, char **argv, struct options *o)
     for (; optind < argc; optind++)
         if (add_rules(o, argv[optind]))
             return EX_OSERR;
+    if (o->top_flags && o->mode != MODE_TOP) {
+        fprintf(stderr, "brandmond: --redis, --prefix, --brands, --interval "
+                        "and --once go with --top\n");
+        return EX_USAGE;
+    }
     if (o->config) {
         if (o->nrules || (o->mode != MODE_NONE && o->mode != MODE_CHECK)) {
             fprintf(stderr, "brandmond: -c runs the daemon (or checks it "
@@ -273,9 +352,17 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->mode = MODE_DAEMON;
         return 0;
     }
+    if (o->mode == MODE_TOP) {
+        if (o->nrules) {
+            fprintf(stderr, "brandmond: --top reads Redis and takes no "
+                            "rule packs\n");
+            return EX_USAGE;
+        }
+        return 0;
+    }
     if (o->mode == MODE_NONE) {
         fprintf(stderr, "brandmond: say what to do: -c CONFIG, --check, "
-                        "--test or --replay (see --help)\n");
+                        "--test, --replay or --top (see --help)\n");
         return EX_USAGE;
     }
     if (o->nrules == 0) {
@@ -371,14 +458,22 @@ static int run_daemon(const struct options *o)
         fprintf(stderr, "brandmond: cannot initialise libcurl\n");
         return EX_SOFTWARE;
     }
+    if (o->mode == MODE_CHECK) {
+        if (bm_daemon_check(o->config, msg, sizeof(msg), &diag) == 0) {
+            printf("%s\n", msg);
+        } else {
+            bm_diag_format(&diag, msg, sizeof(msg));
+            fprintf(stderr, "%s\n", msg);
+            code = EX_CONFIG;
+        }
+        curl_global_cleanup();
+        return code;
+    }
     d = bm_daemon_new(o->config, &diag);
     if (!d) {
         bm_diag_format(&diag, msg, sizeof(msg));
         fprintf(stderr, "%s\n", msg);
         code = EX_CONFIG;
-    } else if (o->mode == MODE_CHECK) {
-        bm_daemon_describe(d, msg, sizeof(msg));
-        printf("%s\n", msg);
     } else if (bm_daemon_run(d) != 0) {
         code = EX_SOFTWARE;
     }
@@ -403,6 +498,10 @@ int main(int argc, char **argv)
         free(o.rules);
         return run_daemon(&o);
     }
+    if (o.mode == MODE_TOP) {
+        free(o.rules);
+        return bm_top_run(&o.top);
+    }
     rs = bm_ruleset_load(o.rules, o.nrules, o.data_dir, &diag);
     if (!rs) {
         bm_diag_format(&diag, msg, sizeof(msg));
@@ -426,6 +525,7 @@ int main(int argc, char **argv)
         break;
     case MODE_NONE:
     case MODE_DAEMON:
+    case MODE_TOP:
         break;
     }
     bm_ruleset_free(rs);

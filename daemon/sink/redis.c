@@ -74,14 +74,15 @@ struct rsink {
     int db;
     uint64_t seq;
     uint64_t backoff_ms;
-    uint64_t state_since;    /* monotonic ms of the last state change */
-    uint64_t last_progress;  /* monotonic ms of the last reply or send */
-    struct event *tick;      /* owned: timeouts, reconnects, refills */
-    struct event *heartbeat; /* owned */
-    uint64_t next_connect;   /* monotonic ms */
+    uint64_t state_since;   /* monotonic ms of the last state change */
+    uint64_t last_progress; /* monotonic ms of the last reply, or of the
+                               first write sent when none was waiting */
+    struct event *tick;     /* owned: timeouts, reconnects, refills */
+    char **hb;              /* owned: the last heartbeat, field/value pairs */
+    size_t nhb;
+    uint64_t next_connect; /* monotonic ms */
     /* stats */
     uint64_t written, duplicates, errors, spooled, lost, reconnects;
-    uint64_t started_ms;           /* wall */
     uint32_t lat[LATENCY_SAMPLES]; /* ms from enqueue to reply */
     size_t nlat;
     struct bm_ratelimit rl;
@@ -152,7 +153,7 @@ static void reply_cb(redisAsyncContext *ac, void *reply, void *arg);
 static void drop_connection(struct rsink *r, const char *why);
 static bool all_written(const struct rsink *r);
 static void finish_drain(struct rsink *r);
-static void heartbeat_cb(evutil_socket_t fd, short what, void *arg);
+static void send_heartbeat(struct rsink *r);
 
 static void record_latency(struct rsink *r, uint64_t enq)
 {
@@ -197,13 +198,16 @@ static void pump(struct rsink *r)
     refill(r);
     while (r->q.inflight < PIPELINE_MAX &&
            (e = bm_queue_next_unsent(&r->q)) != NULL) {
+        /* The command timeout counts from the oldest unanswered write:
+         * from here when nothing was waiting, else from the last reply. */
+        if (r->q.inflight == 1)
+            r->last_progress = bm_now_ms();
         if (redisAsyncCommand(r->ac, reply_cb, r, "EVALSHA %s 0 %b", r->sha,
                               e->data, e->len) != REDIS_OK) {
             bm_queue_unsend(&r->q);
             drop_connection(r, "cannot send");
             return;
         }
-        r->last_progress = bm_now_ms();
     }
 }
 
@@ -307,7 +311,7 @@ static void ready_cb(redisAsyncContext *ac, void *reply, void *arg)
             (unsigned long long)(r->q.n + r->spool.unread));
     bm_queue_unsend(&r->q);
     pump(r);
-    heartbeat_cb(-1, 0, r);
+    send_heartbeat(r);
 }
 
 static void setup_cb(redisAsyncContext *ac, void *reply, void *arg)
@@ -414,29 +418,49 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- heartbeat ---- */
 
-static void heartbeat_cb(evutil_socket_t fd, short what, void *arg)
+/* Writes the last heartbeat the daemon gave (HSET + EXPIRE). */
+static void send_heartbeat(struct rsink *r)
 {
-    struct rsink *r = arg;
     const struct bm_config *cfg = r->sink->cfg;
-    char key[512], started[32], now[32];
+    const char **argv;
+    char key[512];
+    size_t n = r->nhb + 2;
 
-    (void)fd;
-    (void)what;
-    if (r->state != CONN_UP || !r->ac)
+    if (r->state != CONN_UP || !r->ac || !r->nhb)
+        return;
+    argv = calloc(n, sizeof(*argv));
+    if (!argv)
         return;
     snprintf(key, sizeof(key), "%sinstance:%s", cfg->redis.prefix,
              cfg->instance);
-    bm_time_format_iso8601((int64_t)r->started_ms, started);
-    bm_time_format_iso8601(bm_time_now_ms(), now);
-    redisAsyncCommand(
-        r->ac, NULL, NULL,
-        "HSET %s schema 1 version %s rules_hash %s started_at %s updated_at "
-        "%s decided %llu written %llu queue %llu spool %llu lost %llu",
-        key, BM_VERSION, r->pctx.rules ? bm_ruleset_hash(r->pctx.rules) : "",
-        started, now, (unsigned long long)r->sink->put,
-        (unsigned long long)r->written, (unsigned long long)r->q.n,
-        (unsigned long long)r->spool.unread, (unsigned long long)r->lost);
+    argv[0] = "HSET";
+    argv[1] = key;
+    for (size_t i = 0; i < r->nhb; i++)
+        argv[i + 2] = r->hb[i];
+    redisAsyncCommandArgv(r->ac, NULL, NULL, (int)n, argv, NULL);
     redisAsyncCommand(r->ac, NULL, NULL, "EXPIRE %s %d", key, HEARTBEAT_TTL_S);
+    free(argv);
+}
+
+static void redis_heartbeat(struct bm_sink *sink, const char *const *kv,
+                            size_t n)
+{
+    struct rsink *r = impl(sink);
+
+    for (size_t i = 0; i < r->nhb; i++)
+        free(r->hb[i]);
+    free(r->hb);
+    r->nhb = 0;
+    r->hb = calloc(n ? n : 1, sizeof(*r->hb));
+    if (!r->hb)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        r->hb[i] = strdup(kv[i]);
+        if (!r->hb[i])
+            return;
+        r->nhb++;
+    }
+    send_heartbeat(r);
 }
 
 /* ---- the sink ---- */
@@ -454,7 +478,6 @@ static int redis_open(struct bm_sink *sink)
     r->sink = sink;
     r->rl = (struct bm_ratelimit)BM_RATELIMIT_INIT(5000, 3);
     r->backoff_ms = RECONNECT_MIN_MS;
-    r->started_ms = (uint64_t)bm_time_now_ms();
     r->pctx = (struct payload_ctx){ rc->prefix, sink->cfg->instance,
                                     rc->alerts_maxlen, NULL };
     if (parse_url(r, rc->url)) {
@@ -488,11 +511,9 @@ static int redis_open(struct bm_sink *sink)
         }
     }
     r->tick = event_new(sink->base, -1, EV_PERSIST, tick_cb, r);
-    r->heartbeat = event_new(sink->base, -1, EV_PERSIST, heartbeat_cb, r);
-    if (!r->tick || !r->heartbeat)
+    if (!r->tick)
         return -ENOMEM;
     event_add(r->tick, &(struct timeval){ 0, TICK_MS * 1000 });
-    event_add(r->heartbeat, &(struct timeval){ HEARTBEAT_MS / 1000, 0 });
     start_connect(r);
     return 0;
 }
@@ -638,8 +659,9 @@ static void redis_close(struct bm_sink *sink)
     }
     if (r->tick)
         event_free(r->tick);
-    if (r->heartbeat)
-        event_free(r->heartbeat);
+    for (size_t i = 0; i < r->nhb; i++)
+        free(r->hb[i]);
+    free(r->hb);
     bm_queue_release(&r->q);
     if (r->spool_open)
         bm_spool_close(&r->spool);
@@ -694,4 +716,5 @@ const struct bm_sink_ops bm_sink_redis = {
     .drain = redis_drain,
     .close = redis_close,
     .stats = redis_stats,
+    .heartbeat = redis_heartbeat,
 };

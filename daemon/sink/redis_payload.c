@@ -84,7 +84,7 @@ static int put_alert(struct bm_buf *b, const struct payload_ctx *c,
 {
     const struct bm_post *p = d->post;
     double s = brand_score(d, m->brand);
-    char followers[24] = "", sent[24], *msg = NULL;
+    char followers[24] = "", sent[24], *msg = NULL, *text;
     const char *f[36];
     size_t nf = 0;
     int err = 0;
@@ -95,15 +95,21 @@ static int put_alert(struct bm_buf *b, const struct payload_ctx *c,
     bm_buf_reset(scratch);
     err |= put_terms_array(scratch, m);
     err |= bm_buf_putc(scratch, '\0');
-    if (m->message) {
-        size_t mark = scratch->len;
+    size_t text_at = scratch->len, msg_at = 0;
 
+    err |= bm_decision_render(d, m, "{text}", scratch);
+    err |= bm_buf_putc(scratch, '\0');
+    if (m->message) {
+        msg_at = scratch->len;
         err |= bm_decision_render(d, m, m->message, scratch);
         err |= bm_buf_putc(scratch, '\0');
-        msg = scratch->data + mark;
     }
     if (err)
         return -ENOMEM;
+    /* Pointers into scratch only now: it may have moved while growing. */
+    text = scratch->data + text_at;
+    if (m->message)
+        msg = scratch->data + msg_at;
 #define F(k, v) (f[nf++] = (k), f[nf++] = or_empty(v))
     F("schema", "1");
     F("kind", bm_kind_name(m->kind));
@@ -115,6 +121,7 @@ static int put_alert(struct bm_buf *b, const struct payload_ctx *c,
     F("author", p->author);
     F("followers", followers);
     F("url", p->url);
+    F("text", text);
     F("sentiment", sent);
     F("tone", bm_tone_name(bm_tone_of(s)));
     F("terms", scratch->data);

@@ -76,3 +76,9 @@ void bm_sink_stats(struct bm_sink *sink, struct bm_sink_stats *out)
         sink->ops->stats(sink, out);
     out->lost += sink->lost;
 }
+
+void bm_sink_heartbeat(struct bm_sink *sink, const char *const *kv, size_t n)
+{
+    if (sink->ops->heartbeat)
+        sink->ops->heartbeat(sink, kv, n);
+}

@@ -441,22 +441,20 @@ static void judge(struct bm_source *src, CURLcode result)
         source_retry(src, BM_BACKOFF_HTTP, 0, why);
         return;
     }
-    if (result != CURLE_OK) {
+    if (result != CURLE_OK)
         snprintf(why, sizeof(why), "connection failed: %s",
                  h->errbuf[0] ? h->errbuf : curl_easy_strerror(result));
-        if (is_sse(src) && bm_framer_retry_ms(h->framer) >= 0)
-            min_wait = (uint64_t)bm_framer_retry_ms(h->framer);
-        source_retry(src, BM_BACKOFF_NETWORK, min_wait, why);
-        return;
-    }
-    if (src->ops->transport == BM_TRANSPORT_POLL) {
+    else if (src->ops->transport == BM_TRANSPORT_POLL) {
         poll_next(src, 0);
         return;
-    }
+    } else
+        snprintf(why, sizeof(why), "the server ended the stream");
+    /* An SSE server's `retry:` replaces the first wait (WHATWG); repeated
+     * failures still back off from there. */
     if (is_sse(src) && bm_framer_retry_ms(h->framer) >= 0)
-        min_wait = (uint64_t)bm_framer_retry_ms(h->framer);
-    source_retry(src, BM_BACKOFF_NETWORK, min_wait,
-                 "the server ended the stream");
+        source_retry_from(src, (uint64_t)bm_framer_retry_ms(h->framer), why);
+    else
+        source_retry(src, BM_BACKOFF_NETWORK, 0, why);
 }
 
 static void done_cb(CURL *easy, CURLcode result, void *arg)

@@ -244,27 +244,61 @@ static void arm_ms(struct event *ev, uint64_t ms)
     evtimer_add(ev, &tv);
 }
 
-void source_retry(struct bm_source *src, enum bm_backoff_kind kind,
-                  uint64_t min_wait_ms, const char *why)
+/* The backoff step for a failure of @kind, after a healthy connection's
+ * reset; false when the source is stopping. */
+static bool retry_step(struct bm_source *src, enum bm_backoff_kind kind,
+                       uint64_t *wait)
 {
-    uint64_t wait;
-
     evtimer_del(src->stall_timer);
     if (src->stopping) {
         source_set_state(src, BM_SOURCE_STOPPED);
-        return;
+        return false;
     }
     if (src->connected_at && bm_now_ms() - src->connected_at >= BM_HEALTHY_MS)
         bm_backoff_reset(&src->backoff);
     src->connected_at = 0;
-    wait = bm_backoff_next(&src->backoff, kind, source_random(src));
-    if (wait < min_wait_ms)
-        wait = min_wait_ms;
+    *wait = bm_backoff_next(&src->backoff, kind, source_random(src));
+    return true;
+}
+
+static void retry_in(struct bm_source *src, enum bm_backoff_kind kind,
+                     uint64_t wait, const char *why)
+{
     source_set_state(src, BM_SOURCE_BACKOFF);
     src->retry_at = (uint64_t)bm_time_now_ms() + wait;
     SRC_LOG(BM_LOG_NOTICE, src, "%s; reconnecting in %llu ms (%s backoff)", why,
             (unsigned long long)wait, bm_backoff_kind_name(kind));
     arm_ms(src->retry_timer, wait);
+}
+
+void source_retry(struct bm_source *src, enum bm_backoff_kind kind,
+                  uint64_t min_wait_ms, const char *why)
+{
+    uint64_t wait;
+
+    if (!retry_step(src, kind, &wait))
+        return;
+    retry_in(src, kind, wait < min_wait_ms ? min_wait_ms : wait, why);
+}
+
+void source_retry_from(struct bm_source *src, uint64_t first_ms,
+                       const char *why)
+{
+    const struct bm_backoff_ladder *l =
+        &src->backoff.policy->ladder[BM_BACKOFF_NETWORK];
+    uint64_t wait, ignored;
+    uint32_t tries;
+
+    if (!retry_step(src, BM_BACKOFF_NETWORK, &ignored))
+        return;
+    /* The ladder's step count, with the server's wait as its first rung. */
+    tries = src->backoff.tries ? src->backoff.tries - 1 : 0;
+    wait = first_ms;
+    for (uint32_t i = 0; i < tries && wait < l->max_ms; i++)
+        wait *= 2;
+    if (wait > l->max_ms && first_ms <= l->max_ms)
+        wait = l->max_ms;
+    retry_in(src, BM_BACKOFF_NETWORK, wait, why);
 }
 
 void source_give_up(struct bm_source *src, const char *why)

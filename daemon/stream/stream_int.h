@@ -89,6 +89,10 @@ void source_set_state(struct bm_source *src, enum bm_source_state state);
  * starts again. */
 void source_retry(struct bm_source *src, enum bm_backoff_kind kind,
                   uint64_t min_wait_ms, const char *why);
+/* Like a network failure, but the first wait is @first_ms (an SSE server's
+ * `retry:`), doubling on repeated failures up to the ladder's ceiling. */
+void source_retry_from(struct bm_source *src, uint64_t first_ms,
+                       const char *why);
 /* Gives up until the next reload or restart. */
 void source_give_up(struct bm_source *src, const char *why);
 

@@ -26,7 +26,13 @@ void bm_daemon_free(struct bm_daemon *d);
 /* Runs until a stop signal. 0 after a clean stop, -errno otherwise. */
 int bm_daemon_run(struct bm_daemon *d);
 
-/* For --check: how many sources, packs, rules were loaded. */
-void bm_daemon_describe(const struct bm_daemon *d, char *out, size_t n);
+/*
+ * -c CONFIG --check: loads the config and every pack it names, like a
+ * start, but opens nothing (no sink, spool, secret, socket or stream), so
+ * it is safe beside a running daemon. 0 with a one-line summary in @out, or
+ * -EINVAL with @diag filled.
+ */
+int bm_daemon_check(const char *config_path, char *out, size_t n,
+                    struct bm_diag *diag);
 
 #endif

@@ -49,6 +49,10 @@ struct bm_sink_ops {
     void (*close)(struct bm_sink *sink);
     /* Optional: fills @out (put and lost are filled by sink.c). */
     void (*stats)(struct bm_sink *sink, struct bm_sink_stats *out);
+    /* Optional: this instance's heartbeat as field/value pairs (@n
+     * strings); the sink keeps the last one and writes it again when it
+     * reconnects. */
+    void (*heartbeat)(struct bm_sink *sink, const char *const *kv, size_t n);
 };
 
 struct bm_sink {
@@ -70,6 +74,7 @@ void bm_sink_free(struct bm_sink *sink);
 int bm_sink_put(struct bm_sink *sink, const struct bm_decision *d);
 void bm_sink_flush(struct bm_sink *sink);
 void bm_sink_stats(struct bm_sink *sink, struct bm_sink_stats *out);
+void bm_sink_heartbeat(struct bm_sink *sink, const char *const *kv, size_t n);
 void bm_sink_drain(struct bm_sink *sink, void (*done)(void *arg), void *arg);
 
 #endif
