@@ -83,6 +83,57 @@ static void post_cb(struct bm_source *src, const struct bm_post *post,
     bm_sink_put(d->sink, &dec);
 }
 
+/* ---- cursors ---- */
+
+static void cursor_field(const char *k, const char *v, void *arg)
+{
+    struct bm_cursor *c = arg;
+
+    if (strcmp(k, "last_event_id") == 0)
+        snprintf(c->last_event_id, sizeof(c->last_event_id), "%s", v);
+    else if (strcmp(k, "time_us") == 0)
+        c->time_us = strtoll(v, NULL, 10);
+    else if (strcmp(k, "newest_ms") == 0)
+        c->newest_ms = strtoll(v, NULL, 10);
+}
+
+/* Before the sources start: where each stopped last time. */
+static void restore_cursors(struct bm_daemon *d)
+{
+    for (size_t i = 0; i < bm_streams_count(d->streams); i++) {
+        struct bm_source *src = bm_streams_get(d->streams, i);
+        struct bm_cursor c = { .time_us = 0 };
+
+        if (bm_sink_cursor_load(d->sink, bm_source_name(src), cursor_field,
+                                &c) == 0)
+            bm_source_restore(src, &c);
+    }
+}
+
+static void save_cursors(struct bm_daemon *d)
+{
+    char now[32], tus[24], nms[24];
+
+    bm_time_format_iso8601(bm_time_now_ms(), now);
+    for (size_t i = 0; i < bm_streams_count(d->streams); i++) {
+        struct bm_source *src = bm_streams_get(d->streams, i);
+        struct bm_cursor c;
+
+        if (!bm_source_cursor(src, &c))
+            continue;
+        snprintf(tus, sizeof(tus), "%lld", (long long)c.time_us);
+        snprintf(nms, sizeof(nms), "%lld", (long long)c.newest_ms);
+        {
+            const char *const kv[] = { "last_event_id", c.last_event_id,
+                                       "time_us",       tus,
+                                       "newest_ms",     nms,
+                                       "updated_at",    now };
+
+            bm_sink_cursor_save(d->sink, bm_source_name(src), kv, 8);
+        }
+    }
+}
+
 /* ---- stop ---- */
 
 static void drained_cb(void *arg)
@@ -105,6 +156,7 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
     bm_notify_stopping();
     BM_INFO("daemon", "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     bm_streams_stop(d->streams);
+    save_cursors(d);
     bm_sink_drain(d->sink, drained_cb, d);
 }
 
@@ -299,6 +351,7 @@ static void status_cb(evutil_socket_t fd, short what, void *arg)
     d->last_alerts = d->alerts;
     bm_sink_stats(d->sink, &ss);
     heartbeat(d, &ss);
+    save_cursors(d);
     bm_notify_status("streams %zu/%zu up, %.0f posts/s, %.1f alerts/s, "
                      "queue %llu, spool %llu%s",
                      sources_up(d), bm_streams_count(d->streams),
@@ -634,6 +687,7 @@ int bm_daemon_run(struct bm_daemon *d)
     /* A peer closing a socket must not kill the process. */
     signal(SIGPIPE, SIG_IGN);
     d->started_ms = (uint64_t)bm_time_now_ms();
+    restore_cursors(d);
     bm_streams_start(d->streams);
     d->last_tick = bm_now_ms();
     event_add(d->status, &(struct timeval){ STATUS_MS / 1000, 0 });

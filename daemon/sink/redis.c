@@ -463,6 +463,79 @@ static void redis_heartbeat(struct bm_sink *sink, const char *const *kv,
     send_heartbeat(r);
 }
 
+/* ---- cursors ---- */
+
+static void redis_cursor_save(struct bm_sink *sink, const char *source,
+                              const char *const *kv, size_t n)
+{
+    struct rsink *r = impl(sink);
+    const char **argv;
+    char key[512];
+
+    if (r->state != CONN_UP || !r->ac || !n)
+        return;
+    argv = calloc(n + 2, sizeof(*argv));
+    if (!argv)
+        return;
+    snprintf(key, sizeof(key), "%scursor:%s", sink->cfg->redis.prefix, source);
+    argv[0] = "HSET";
+    argv[1] = key;
+    memcpy(argv + 2, kv, n * sizeof(*kv));
+    redisAsyncCommandArgv(r->ac, NULL, NULL, (int)n + 2, argv, NULL);
+    free(argv);
+}
+
+/*
+ * At start, before any source runs: a short synchronous connection (the
+ * async one may not be up yet), bounded by the connect timeout.
+ */
+static int redis_cursor_load(struct bm_sink *sink, const char *source,
+                             void (*field)(const char *k, const char *v,
+                                           void *arg),
+                             void *arg)
+{
+    struct rsink *r = impl(sink);
+    uint64_t ms = sink->cfg->redis.connect_timeout_ms;
+    struct timeval tv = { (time_t)(ms / 1000),
+                          (suseconds_t)(ms % 1000) * 1000 };
+    redisContext *c = r->unix_path[0]
+                          ? redisConnectUnixWithTimeout(r->unix_path, tv)
+                          : redisConnectWithTimeout(r->host, r->port, tv);
+    redisReply *rep = NULL;
+    int err = -EIO;
+
+    if (!c || c->err)
+        goto out;
+    redisSetTimeout(c, tv);
+    if (r->password) {
+        rep = redisCommand(c, "AUTH %s", r->password);
+        if (!rep || rep->type == REDIS_REPLY_ERROR)
+            goto out;
+        freeReplyObject(rep);
+    }
+    if (r->db) {
+        rep = redisCommand(c, "SELECT %d", r->db);
+        if (!rep || rep->type == REDIS_REPLY_ERROR)
+            goto out;
+        freeReplyObject(rep);
+    }
+    rep =
+        redisCommand(c, "HGETALL %scursor:%s", sink->cfg->redis.prefix, source);
+    if (!rep || rep->type != REDIS_REPLY_ARRAY)
+        goto out;
+    for (size_t i = 0; i + 1 < rep->elements; i += 2)
+        if (rep->element[i]->type == REDIS_REPLY_STRING &&
+            rep->element[i + 1]->type == REDIS_REPLY_STRING)
+            field(rep->element[i]->str, rep->element[i + 1]->str, arg);
+    err = 0;
+out:
+    if (rep)
+        freeReplyObject(rep);
+    if (c)
+        redisFree(c);
+    return err;
+}
+
 /* ---- the sink ---- */
 
 static int redis_open(struct bm_sink *sink)
@@ -717,4 +790,6 @@ const struct bm_sink_ops bm_sink_redis = {
     .close = redis_close,
     .stats = redis_stats,
     .heartbeat = redis_heartbeat,
+    .cursor_save = redis_cursor_save,
+    .cursor_load = redis_cursor_load,
 };

@@ -3,6 +3,7 @@
  */
 #include "brandmon/sink.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,4 +82,20 @@ void bm_sink_heartbeat(struct bm_sink *sink, const char *const *kv, size_t n)
 {
     if (sink->ops->heartbeat)
         sink->ops->heartbeat(sink, kv, n);
+}
+
+void bm_sink_cursor_save(struct bm_sink *sink, const char *source,
+                         const char *const *kv, size_t n)
+{
+    if (sink->ops->cursor_save)
+        sink->ops->cursor_save(sink, source, kv, n);
+}
+
+int bm_sink_cursor_load(struct bm_sink *sink, const char *source,
+                        void (*field)(const char *k, const char *v, void *arg),
+                        void *arg)
+{
+    if (!sink->ops->cursor_load)
+        return -ENOTSUP;
+    return sink->ops->cursor_load(sink, source, field, arg);
 }

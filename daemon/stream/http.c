@@ -533,11 +533,37 @@ static void stream_start(struct bm_source *src)
     begin(src, src->cfg->url);
 }
 
+static bool stream_cursor(const struct bm_source *src, struct bm_cursor *out)
+{
+    const struct http *h = src->impl;
+    const char *id;
+
+    if (!is_sse(src))
+        return false;
+    id = bm_framer_last_event_id(h->framer);
+    if (!id || !*id)
+        return false;
+    snprintf(out->last_event_id, sizeof(out->last_event_id), "%s", id);
+    return true;
+}
+
+static void stream_restore(struct bm_source *src, const struct bm_cursor *c)
+{
+    struct http *h = impl(src);
+
+    if (is_sse(src) && c->last_event_id[0] &&
+        bm_framer_set_last_event_id(h->framer, c->last_event_id) == 0)
+        SRC_LOG(BM_LOG_INFO, src, "resuming after event id %s",
+                c->last_event_id);
+}
+
 const struct transport_ops bm_transport_http_stream = {
     .init = http_init,
     .start = stream_start,
     .stop = http_stop,
     .free = http_free,
+    .cursor = stream_cursor,
+    .restore = stream_restore,
 };
 
 /* ---- the poll transport ---- */
@@ -624,11 +650,27 @@ static void poll_start(struct bm_source *src)
     poll_timer_cb(-1, 0, src);
 }
 
+static bool poll_cursor(const struct bm_source *src, struct bm_cursor *out)
+{
+    const struct http *h = src->impl;
+
+    out->newest_ms = h->newest_ms;
+    return h->newest_ms != 0;
+}
+
+static void poll_restore(struct bm_source *src, const struct bm_cursor *c)
+{
+    if (c->newest_ms > 0)
+        impl(src)->newest_ms = c->newest_ms;
+}
+
 const struct transport_ops bm_transport_http_poll = {
     .init = poll_init,
     .start = poll_start,
     .stop = http_stop,
     .free = http_free,
+    .cursor = poll_cursor,
+    .restore = poll_restore,
 };
 
 void http_note_post(struct bm_source *src, const struct bm_post *post)

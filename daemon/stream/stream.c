@@ -60,6 +60,18 @@ const char *bm_source_counter_name(enum bm_source_counter c)
     return c < BM_SC_COUNT ? counter_names[c] : "?";
 }
 
+bool bm_source_cursor(const struct bm_source *src, struct bm_cursor *out)
+{
+    memset(out, 0, sizeof(*out));
+    return src->tr->cursor && src->tr->cursor(src, out);
+}
+
+void bm_source_restore(struct bm_source *src, const struct bm_cursor *c)
+{
+    if (src->tr->restore)
+        src->tr->restore(src, c);
+}
+
 const char *bm_source_name(const struct bm_source *src)
 {
     return src->cfg->name;

@@ -56,6 +56,9 @@ struct transport_ops {
     void (*start)(struct bm_source *src); /* connect / open / poll now */
     void (*stop)(struct bm_source *src);  /* close; no callbacks after */
     void (*free)(struct bm_source *src);  /* free impl */
+    /* Optional: the resume position (stream.h); false: none. */
+    bool (*cursor)(const struct bm_source *src, struct bm_cursor *out);
+    void (*restore)(struct bm_source *src, const struct bm_cursor *c);
 };
 
 extern const struct transport_ops bm_transport_http_stream;

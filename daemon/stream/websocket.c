@@ -1037,9 +1037,30 @@ static void ws_free(struct bm_source *src)
     src->impl = NULL;
 }
 
+static bool ws_cursor(const struct bm_source *src, struct bm_cursor *out)
+{
+    const struct ws *w = src->impl;
+
+    out->time_us = w->last_time_us;
+    return w->last_time_us != 0;
+}
+
+static void ws_restore(struct bm_source *src, const struct bm_cursor *c)
+{
+    struct ws *w = impl(src);
+
+    if (c->time_us > w->last_time_us) {
+        w->last_time_us = c->time_us;
+        SRC_LOG(BM_LOG_INFO, src, "resuming from time_us %lld",
+                (long long)c->time_us);
+    }
+}
+
 const struct transport_ops bm_transport_websocket = {
     .init = ws_init,
     .start = ws_start,
     .stop = ws_stop,
     .free = ws_free,
+    .cursor = ws_cursor,
+    .restore = ws_restore,
 };

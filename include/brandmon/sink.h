@@ -53,6 +53,15 @@ struct bm_sink_ops {
      * strings); the sink keeps the last one and writes it again when it
      * reconnects. */
     void (*heartbeat)(struct bm_sink *sink, const char *const *kv, size_t n);
+    /* Optional: a source's resume position as field/value pairs, kept
+     * where a restart finds it (fire and forget). */
+    void (*cursor_save)(struct bm_sink *sink, const char *source,
+                        const char *const *kv, size_t n);
+    /* Optional: reads a saved position back (blocking, bounded: at start
+     * only), calling @field per pair. 0, or -errno when unavailable. */
+    int (*cursor_load)(struct bm_sink *sink, const char *source,
+                       void (*field)(const char *k, const char *v, void *arg),
+                       void *arg);
 };
 
 struct bm_sink {
@@ -75,6 +84,11 @@ int bm_sink_put(struct bm_sink *sink, const struct bm_decision *d);
 void bm_sink_flush(struct bm_sink *sink);
 void bm_sink_stats(struct bm_sink *sink, struct bm_sink_stats *out);
 void bm_sink_heartbeat(struct bm_sink *sink, const char *const *kv, size_t n);
+void bm_sink_cursor_save(struct bm_sink *sink, const char *source,
+                         const char *const *kv, size_t n);
+int bm_sink_cursor_load(struct bm_sink *sink, const char *source,
+                        void (*field)(const char *k, const char *v, void *arg),
+                        void *arg);
 void bm_sink_drain(struct bm_sink *sink, void (*done)(void *arg), void *arg);
 
 #endif

@@ -98,6 +98,18 @@ struct bm_source *bm_streams_get(struct bm_streams *set, size_t i);
 /* True when every source is STOPPED (replays finished, or given up). */
 bool bm_streams_all_stopped(const struct bm_streams *set);
 
+/* Where a source resumes after a restart (docs/redis-schema.md, cursors). */
+struct bm_cursor {
+    char last_event_id[1024]; /* SSE: sent back as Last-Event-ID ("" none) */
+    int64_t time_us;          /* Jetstream: the last event's time_us (0) */
+    int64_t newest_ms;        /* polls: the newest post time seen (0) */
+};
+
+/* Fills @out; false when the source has no position to keep. */
+bool bm_source_cursor(const struct bm_source *src, struct bm_cursor *out);
+/* Sets where the source resumes; call before bm_streams_start(). */
+void bm_source_restore(struct bm_source *src, const struct bm_cursor *c);
+
 const char *bm_source_name(const struct bm_source *src);
 const char *bm_source_type(const struct bm_source *src);
 enum bm_source_state bm_source_state(const struct bm_source *src);
