@@ -113,6 +113,8 @@ static void restore_cursors(struct bm_daemon *d)
 static void save_cursors(struct bm_daemon *d)
 {
     char now[32], tus[24], nms[24];
+    const char *kv[8];
+    size_t kv_n;
 
     bm_time_format_iso8601(bm_time_now_ms(), now);
     for (size_t i = 0; i < bm_streams_count(d->streams); i++) {
@@ -121,16 +123,25 @@ static void save_cursors(struct bm_daemon *d)
 
         if (!bm_source_cursor(src, &c))
             continue;
-        snprintf(tus, sizeof(tus), "%lld", (long long)c.time_us);
-        snprintf(nms, sizeof(nms), "%lld", (long long)c.newest_ms);
-        {
-            const char *const kv[] = { "last_event_id", c.last_event_id,
-                                       "time_us",       tus,
-                                       "newest_ms",     nms,
-                                       "updated_at",    now };
-
-            bm_sink_cursor_save(d->sink, bm_source_name(src), kv, 8);
+        kv_n = 0;
+        /* Only the fields this kind of source has. */
+        if (c.last_event_id[0]) {
+            kv[kv_n++] = "last_event_id";
+            kv[kv_n++] = c.last_event_id;
         }
+        if (c.time_us) {
+            snprintf(tus, sizeof(tus), "%lld", (long long)c.time_us);
+            kv[kv_n++] = "time_us";
+            kv[kv_n++] = tus;
+        }
+        if (c.newest_ms) {
+            snprintf(nms, sizeof(nms), "%lld", (long long)c.newest_ms);
+            kv[kv_n++] = "newest_ms";
+            kv[kv_n++] = nms;
+        }
+        kv[kv_n++] = "updated_at";
+        kv[kv_n++] = now;
+        bm_sink_cursor_save(d->sink, bm_source_name(src), kv, kv_n);
     }
 }
 

@@ -87,6 +87,7 @@ struct rsink {
     size_t nlat;
     struct bm_ratelimit rl;
     void (*drained)(void *arg); /* set while draining */
+    bool ping_pending;          /* the drain's PING is unanswered */
     void *drained_arg;
     uint64_t drain_deadline;
 };
@@ -267,6 +268,7 @@ static void reply_cb(redisAsyncContext *ac, void *reply, void *arg)
 
 static void schedule_reconnect(struct rsink *r)
 {
+    r->ping_pending = false;
     set_state(r, CONN_DOWN);
     bm_queue_unsend(&r->q);
     r->next_connect = bm_now_ms() + r->backoff_ms;
@@ -682,7 +684,21 @@ static void spool_queue(struct rsink *r)
 
 static bool all_written(const struct rsink *r)
 {
-    return bm_queue_is_empty(&r->q) && (!r->spool_open || r->spool.unread == 0);
+    return bm_queue_is_empty(&r->q) &&
+           (!r->spool_open || r->spool.unread == 0) && !r->ping_pending;
+}
+
+/* Replies come in order: once the PING sent at drain is answered, every
+ * fire-and-forget write before it (cursors, heartbeat) was done too. */
+static void drain_ping_cb(redisAsyncContext *ac, void *reply, void *arg)
+{
+    struct rsink *r = arg;
+
+    (void)ac;
+    (void)reply;
+    r->ping_pending = false;
+    if (all_written(r))
+        finish_drain(r);
 }
 
 /* Drain is over: what Redis did not take goes to the spool. */
@@ -705,6 +721,9 @@ static void redis_drain(struct bm_sink *sink, void (*done)(void *arg),
     r->drained = done;
     r->drained_arg = arg;
     r->drain_deadline = bm_now_ms() + DRAIN_MS;
+    if (r->state == CONN_UP && r->ac &&
+        redisAsyncCommand(r->ac, drain_ping_cb, r, "PING") == REDIS_OK)
+        r->ping_pending = true;
     if (all_written(r) || r->state == CONN_DOWN)
         finish_drain(r);
 }
