@@ -40,11 +40,16 @@
 #endif
 
 /*
- * The floor for the 3-class accuracy on labelled.tsv with the shipped
- * lexicon: 5 points under what the scorer reached when this test was
- * written: 95.0% (323 of 340), so the floor is 90.0%.
+ * Floors for the 3-class accuracy with the shipped lexicon, about 5 points
+ * under what the scorer reached when they were set:
+ *  - labelled.tsv was written with the lexicon (95.3%, 324 of 340): a
+ *    regression guard, not a measure of quality;
+ *  - heldout.tsv was written by someone who never saw the lexicon or the
+ *    scorer, in the style of real brand tweets (sarcasm, complaints stated
+ *    as facts), and nobody tunes against it: 74.4% (335 of 450).
  */
 #define SHIPPED_ACCURACY_FLOOR 0.90
+#define HELDOUT_ACCURACY_FLOOR 0.69
 
 struct fixture {
     struct bm_ruleset *rs; /* owned */
@@ -331,18 +336,19 @@ static void test_tone(void **state)
 
 /* ---- part two: the shipped lexicon on labelled posts ---- */
 
-static void test_shipped_accuracy(void **state)
+/* Scores every post of @file (label<TAB>text, a header line) and checks
+ * the accuracy against @floor. */
+static void check_accuracy(struct fixture *f, const char *file, double floor)
 {
     static const char *const names[3] = { "negative", "neutral", "positive" };
-    struct fixture *f = *state;
     unsigned confusion[3][3] = { { 0 } }; /* [label][predicted] */
     unsigned total = 0, right = 0, lineno = 0;
     char line[8192];
     double acc;
-    FILE *in = fopen(BM_TEST_DATA "/sentiment/labelled.tsv", "r");
+    FILE *in = fopen(file, "r");
 
     if (!in)
-        fail_msg("cannot open %s", BM_TEST_DATA "/sentiment/labelled.tsv");
+        fail_msg("cannot open %s", file);
     while (fgets(line, sizeof(line), in)) {
         char *tab, *text;
         size_t len = strlen(line);
@@ -355,11 +361,11 @@ static void test_shipped_accuracy(void **state)
             continue; /* the header */
         tab = strchr(line, '\t');
         if (!tab)
-            fail_msg("labelled.tsv:%u: no tab", lineno);
+            fail_msg("%s:%u: no tab", file, lineno);
         *tab = '\0';
         text = tab + 1;
         if (bm_tone_parse(line, &label))
-            fail_msg("labelled.tsv:%u: unknown label '%s'", lineno, line);
+            fail_msg("%s:%u: unknown label '%s'", file, lineno, line);
         got = bm_tone_of(score(f, text));
         confusion[label][got]++;
         total++;
@@ -368,21 +374,32 @@ static void test_shipped_accuracy(void **state)
     fclose(in);
     assert_true(total >= 30);
     acc = (double)right / total;
-    print_message("shipped lexicon: %u/%u right, accuracy %.1f%% (floor "
-                  "%.1f%%)\n",
-                  right, total, 100.0 * acc, 100.0 * SHIPPED_ACCURACY_FLOOR);
+    print_message("%s: %u/%u right, accuracy %.1f%% (floor %.1f%%)\n", file,
+                  right, total, 100.0 * acc, 100.0 * floor);
     print_message("%-10s %9s %9s %9s   (rows: label, columns: scored)\n", "",
                   names[0], names[1], names[2]);
     for (int i = 0; i < 3; i++)
         print_message("%-10s %9u %9u %9u\n", names[i], confusion[i][0],
                       confusion[i][1], confusion[i][2]);
-    if (acc < SHIPPED_ACCURACY_FLOOR)
+    if (acc < floor)
         fail_msg("accuracy %.1f%% is below the floor %.1f%%", 100.0 * acc,
-                 100.0 * SHIPPED_ACCURACY_FLOOR);
+                 100.0 * floor);
     /* every class is found at least sometimes */
     for (int i = 0; i < 3; i++)
         if (confusion[i][i] == 0)
             fail_msg("no %s post scored %s", names[i], names[i]);
+}
+
+static void test_shipped_accuracy(void **state)
+{
+    check_accuracy(*state, BM_TEST_DATA "/sentiment/labelled.tsv",
+                   SHIPPED_ACCURACY_FLOOR);
+}
+
+static void test_heldout_accuracy(void **state)
+{
+    check_accuracy(*state, BM_TEST_DATA "/sentiment/heldout.tsv",
+                   HELDOUT_ACCURACY_FLOOR);
 }
 
 int main(void)
@@ -399,6 +416,7 @@ int main(void)
     };
     const struct CMUnitTest shipped[] = {
         cmocka_unit_test(test_shipped_accuracy),
+        cmocka_unit_test(test_heldout_accuracy),
     };
     int failed = 0;
 
