@@ -45,8 +45,8 @@ int bm_metrics_port(const struct bm_metrics *m);
  */
 void bm_metrics_family(struct bm_buf *out, const char *name, const char *type,
                        const char *help);
-void bm_metrics_sample(struct bm_buf *out, const char *name,
-                       const char *labels, double value);
+void bm_metrics_sample(struct bm_buf *out, const char *name, const char *labels,
+                       double value);
 /* Appends @s escaped for use inside a label value's quotes. */
 void bm_metrics_label_value(struct bm_buf *out, const char *s);
 
