@@ -9,6 +9,8 @@ packages=(
     libyaml-dev libutf8proc-dev libpcre2-dev libsystemd-dev libcmocka-dev
     libssl-dev libwslay-dev
     clang-format redis-server redis-tools
+    clang libclang-rt-14-dev
+    systemd  # systemd-analyze, for tests/integration/test_systemd.sh
 )
 
 missing=()
