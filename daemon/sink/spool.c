@@ -230,7 +230,7 @@ static int scan(struct bm_spool *s)
 {
     const char *why = NULL;
     uint64_t off = 0;
-    uint32_t len;
+    uint32_t len = 0;
     char *scratch;
     int rc = 0;
 
@@ -351,7 +351,7 @@ int bm_spool_read(struct bm_spool *s, char **data, size_t *len)
 {
     const char *why = NULL;
     char *buf = NULL;
-    uint32_t n;
+    uint32_t n = 0;
     int rc;
 
     if (s->read_off >= s->size)

@@ -9,6 +9,7 @@
  * with `loop: true` (forgetting the ids it saw, so the posts count again).
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,11 +142,12 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
         source_message(src, line, len);
     }
     if (rate > 0) {
-        /* The next line is due at played / rate seconds into the pass. */
-        uint64_t next = (uint64_t)((double)r->played * 1000.0 / rate);
+        /* The next line is due at played / rate seconds into the pass;
+         * rounded up, so the timer never spins within a millisecond. */
+        uint64_t next = (uint64_t)ceil((double)r->played * 1000.0 / rate);
         uint64_t now = bm_now_ms() - r->started_ms;
 
-        arm(r, next > now ? next - now : 0);
+        arm(r, next > now ? next - now : 1);
     } else {
         arm(r, 0);
     }

@@ -43,7 +43,9 @@ static void check_invariants(const struct bm_dedup *d)
     assert_true(d->n <= d->cap);
     if (d->cap == 0)
         return;
-    assert_true(d->tcap >= 2 * d->cap);
+    /* The table grows with the ids held: always at most half full. */
+    assert_true(d->tcap >= 2 * d->n);
+    assert_true(d->ring_alloc >= d->n && d->ring_alloc <= d->cap);
     assert_int_equal(d->tcap & (d->tcap - 1), 0);
     for (size_t i = 0; i < d->tcap; i++)
         used += d->table[i] != 0;
@@ -294,6 +296,29 @@ static void test_embedded_nul(void **state)
     bm_dedup_release(&d);
 }
 
+/* Memory follows the ids seen: a fresh set of capacity 10,000 starts small
+ * and reaches its full size only when full. */
+static void test_grows_lazily(void **state)
+{
+    struct bm_dedup d;
+
+    (void)state;
+    assert_int_equal(bm_dedup_init(&d, 10000), 0);
+    assert_true(d.ring_alloc <= 64);
+    assert_true(d.tcap <= 128);
+    for (uint64_t i = 0; i < 10000; i++)
+        assert_false(seen_num(&d, i));
+    assert_int_equal(d.ring_alloc, 10000);
+    assert_true(d.tcap >= 20000);
+    check_invariants(&d);
+    for (uint64_t i = 0; i < 10000; i++)
+        assert_true(seen_num(&d, i));
+    assert_false(seen_num(&d, 10000)); /* forgets 0 */
+    assert_false(seen_num(&d, 0));
+    check_invariants(&d);
+    bm_dedup_release(&d);
+}
+
 static void test_long_ids(void **state)
 {
     const size_t len = 1 << 20;
@@ -337,6 +362,7 @@ int main(void)
         cmocka_unit_test(test_long_run_model),
         cmocka_unit_test(test_embedded_nul),
         cmocka_unit_test(test_long_ids),
+        cmocka_unit_test(test_grows_lazily),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
