@@ -40,7 +40,8 @@
 #include "sink/sink_int.h"
 
 #define TAG              "sink:redis"
-#define PIPELINE_MAX     512 /* scripts in flight */
+#define PIPELINE_MAX     512 /* posts in flight */
+#define BATCH_MAX        32  /* posts per EVALSHA, at most */
 #define RECONNECT_MIN_MS 100
 #define RECONNECT_MAX_MS 5000
 #define TICK_MS          250 /* timeouts and refills */
@@ -63,6 +64,8 @@ struct rsink {
     char sha[41]; /* the script's SHA1, from SCRIPT LOAD */
     struct payload_ctx pctx;
     struct bm_queue q;
+    uint16_t batches[PIPELINE_MAX]; /* posts per EVALSHA in flight */
+    size_t bhead, bn;
     struct bm_spool spool;
     bool spool_open;
     bool spooling;         /* new posts go to the spool (order) */
@@ -190,25 +193,63 @@ static void refill(struct rsink *r)
     }
 }
 
+/* Sizes of the batches in flight, oldest first: a reply acknowledges as
+ * many queue entries as its command carried. */
+static void batch_push(struct rsink *r, uint16_t k)
+{
+    r->batches[(r->bhead + r->bn++) % PIPELINE_MAX] = k;
+}
+
+static uint16_t batch_pop(struct rsink *r)
+{
+    uint16_t k = r->batches[r->bhead];
+
+    r->bhead = (r->bhead + 1) % PIPELINE_MAX;
+    r->bn--;
+    return k;
+}
+
+/*
+ * Sends what waits: up to BATCH_MAX posts per EVALSHA (one post when the
+ * stream is calm, more under load, so that Redis adds up their counters),
+ * up to PIPELINE_MAX posts in flight.
+ */
 static void pump(struct rsink *r)
 {
+    const char *argv[3 + BATCH_MAX];
+    size_t lens[3 + BATCH_MAX];
     struct bm_queue_entry *e;
 
     if (r->state != CONN_UP || !r->ac)
         return;
     refill(r);
-    while (r->q.inflight < PIPELINE_MAX &&
-           (e = bm_queue_next_unsent(&r->q)) != NULL) {
+    argv[0] = "EVALSHA";
+    argv[1] = r->sha;
+    argv[2] = "0";
+    lens[0] = 7;
+    lens[1] = 40;
+    lens[2] = 1;
+    while (r->q.inflight < PIPELINE_MAX) {
+        int k = 0;
+
+        while (k < BATCH_MAX && r->q.inflight < PIPELINE_MAX &&
+               (e = bm_queue_next_unsent(&r->q)) != NULL) {
+            argv[3 + k] = e->data;
+            lens[3 + k] = e->len;
+            k++;
+        }
+        if (!k)
+            break;
         /* The command timeout counts from the oldest unanswered write:
          * from here when nothing was waiting, else from the last reply. */
-        if (r->q.inflight == 1)
+        if (r->q.inflight == (size_t)k)
             r->last_progress = bm_now_ms();
-        if (redisAsyncCommand(r->ac, reply_cb, r, "EVALSHA %s 0 %b", r->sha,
-                              e->data, e->len) != REDIS_OK) {
-            bm_queue_unsend(&r->q);
+        if (redisAsyncCommandArgv(r->ac, reply_cb, r, 3 + k, argv, lens) !=
+            REDIS_OK) {
             drop_connection(r, "cannot send");
             return;
         }
+        batch_push(r, (uint16_t)k);
     }
 }
 
@@ -230,32 +271,38 @@ static void reply_cb(redisAsyncContext *ac, void *reply, void *arg)
     struct rsink *r = arg;
     redisReply *rep = reply;
     struct bm_queue_entry *head;
+    uint16_t k;
 
     (void)ac;
     /* NULL: the connection went away; the disconnect callback requeues. */
-    if (!rep || r->q.inflight == 0)
+    if (!rep || r->q.inflight == 0 || r->bn == 0)
         return;
     r->last_progress = bm_now_ms();
-    if (rep->type == REDIS_REPLY_ERROR) {
-        if (transient_error(rep->str)) {
-            BM_WARN_RATELIMIT(&r->rl, TAG, "Redis answered %s: will retry",
-                              rep->str);
-            drop_connection(r, "transient error");
-            return;
-        }
-        /* A write Redis refuses for good (a bug, not an outage): counted
-         * and logged, so that one bad post cannot block the rest. */
-        r->errors++;
-        BM_WARN_RATELIMIT(&r->rl, TAG, "a post could not be written: %s",
+    if (rep->type == REDIS_REPLY_ERROR && transient_error(rep->str)) {
+        BM_WARN_RATELIMIT(&r->rl, TAG, "Redis answered %s: will retry",
                           rep->str);
-    } else if (rep->type == REDIS_REPLY_INTEGER && rep->integer == 0) {
-        r->duplicates++;
-    } else {
-        r->written++;
+        drop_connection(r, "transient error");
+        return;
     }
-    head = bm_queue_at(&r->q, 0);
-    record_latency(r, head->enqueued_ms);
-    bm_queue_ack(&r->q);
+    k = batch_pop(r);
+    if (rep->type == REDIS_REPLY_ERROR) {
+        /* Writes Redis refuses for good (a bug, not an outage): counted
+         * and logged, so that one bad post cannot block the rest. */
+        r->errors += k;
+        BM_WARN_RATELIMIT(&r->rl, TAG, "%u posts could not be written: %s",
+                          (unsigned)k, rep->str);
+    } else if (rep->type == REDIS_REPLY_INTEGER && rep->integer >= 0 &&
+               rep->integer <= k) {
+        r->written += (uint64_t)rep->integer;
+        r->duplicates += k - (uint64_t)rep->integer;
+    } else {
+        r->written += k;
+    }
+    for (uint16_t i = 0; i < k && r->q.inflight; i++) {
+        head = bm_queue_at(&r->q, 0);
+        record_latency(r, head->enqueued_ms);
+        bm_queue_ack(&r->q);
+    }
     pump(r);
     if (all_written(r)) {
         if (r->spool_open && r->spool.records)
@@ -268,6 +315,7 @@ static void reply_cb(redisAsyncContext *ac, void *reply, void *arg)
 
 static void schedule_reconnect(struct rsink *r)
 {
+    r->bn = 0; /* in-flight batches are sent again, maybe cut otherwise */
     r->ping_pending = false;
     set_state(r, CONN_DOWN);
     bm_queue_unsend(&r->q);
