@@ -10,12 +10,8 @@
  * their own tests with the shipped data.
  */
 #include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -23,12 +19,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
+
+#include "harness.h"
 
 #ifndef BM_BINARY
 #error "BM_BINARY must name the brandmond binary"
@@ -50,178 +47,36 @@
 #define EXIT_NOINPUT 66
 #define EXIT_CONFIG  78
 
-extern char **environ;
-
-struct out {
-    char *data; /* owned; NUL-terminated */
-    size_t len;
-    size_t cap;
-};
-
-/* One run of the binary. */
-struct run {
-    int status; /* exit code; 128 + signal when killed */
-    struct out out;
-    struct out err;
-};
-
-static void out_add(struct out *o, const char *p, size_t n)
-{
-    if (o->len + n + 1 > o->cap) {
-        size_t cap = o->cap ? o->cap : 4096;
-        char *d;
-
-        while (cap < o->len + n + 1)
-            cap *= 2;
-        d = realloc(o->data, cap);
-        if (!d)
-            fail_msg("out of memory");
-        o->data = d;
-        o->cap = cap;
-    }
-    memcpy(o->data + o->len, p, n);
-    o->len += n;
-    o->data[o->len] = '\0';
-}
-
-static void run_free(struct run *r)
-{
-    free(r->out.data);
-    free(r->err.data);
-    memset(r, 0, sizeof(*r));
-}
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Runs BM_BINARY with @args (NULL-terminated, without argv[0]), writing
  * @in (@inlen bytes, may be NULL) to its stdin.
  */
-static void run_cli(struct run *r, const char *in, size_t inlen,
+static void run_cli(struct it_run *r, const char *in, size_t inlen,
                     const char *const *args)
 {
-    char *argv[MAX_ARGS + 2];
-    int pin[2], pout[2], perr[2];
-    posix_spawn_file_actions_t fa;
-    size_t nargs = 0, written = 0;
-    long long deadline = now_ms() + TIMEOUT_MS;
-    pid_t pid;
-    int st, rc;
+    const char *argv[MAX_ARGS + 2];
+    size_t nargs = 0;
 
-    memset(r, 0, sizeof(*r));
-    out_add(&r->out, "", 0);
-    out_add(&r->err, "", 0);
-    argv[0] = (char *)BM_BINARY;
+    argv[0] = BM_BINARY;
     for (; args[nargs]; nargs++) {
         assert_true(nargs < MAX_ARGS);
-        argv[nargs + 1] = (char *)args[nargs];
+        argv[nargs + 1] = args[nargs];
     }
     argv[nargs + 1] = NULL;
-    assert_int_equal(pipe(pin), 0);
-    assert_int_equal(pipe(pout), 0);
-    assert_int_equal(pipe(perr), 0);
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, pin[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, pout[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, perr[1], 2);
-    posix_spawn_file_actions_addclose(&fa, pin[1]);
-    posix_spawn_file_actions_addclose(&fa, pout[0]);
-    posix_spawn_file_actions_addclose(&fa, perr[0]);
-    rc = posix_spawn(&pid, BM_BINARY, &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0)
-        fail_msg("cannot run %s: %s", BM_BINARY, strerror(rc));
-    close(pin[0]);
-    close(pout[1]);
-    close(perr[1]);
-    fcntl(pin[1], F_SETFL, O_NONBLOCK);
-    if (!in || inlen == 0) {
-        close(pin[1]);
-        pin[1] = -1;
+    /* stdin is a pipe, closed at once when there is nothing to write. */
+    if (it_run(r, BM_BINARY, argv, NULL, in ? in : "", in ? inlen : 0,
+               TIMEOUT_MS) != 0) {
+        it_run_release(r);
+        fail_msg("%s did not finish in %d ms", BM_BINARY, TIMEOUT_MS);
     }
-
-    while (pout[0] >= 0 || perr[0] >= 0) {
-        struct pollfd pf[3] = {
-            { pout[0], POLLIN, 0 },
-            { perr[0], POLLIN, 0 },
-            { pin[1], POLLOUT, 0 },
-        };
-        long long left = deadline - now_ms();
-        char buf[8192];
-
-        if (left <= 0) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &st, 0);
-            fail_msg("%s did not finish in %d ms", BM_BINARY, TIMEOUT_MS);
-        }
-        if (poll(pf, 3, (int)left) < 0) {
-            if (errno == EINTR)
-                continue;
-            fail_msg("poll: %s", strerror(errno));
-        }
-        for (int i = 0; i < 2; i++) {
-            int *fd = i == 0 ? &pout[0] : &perr[0];
-            ssize_t n;
-
-            if (*fd < 0 || !(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
-                continue;
-            n = read(*fd, buf, sizeof(buf));
-            if (n > 0) {
-                out_add(i == 0 ? &r->out : &r->err, buf, (size_t)n);
-            } else if (n == 0 || errno != EINTR) {
-                close(*fd);
-                *fd = -1;
-            }
-        }
-        if (pin[1] >= 0 && (pf[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
-            ssize_t n = write(pin[1], in + written, inlen - written);
-
-            if (n > 0)
-                written += (size_t)n;
-            if ((n < 0 && errno != EAGAIN && errno != EINTR) ||
-                written == inlen) {
-                close(pin[1]);
-                pin[1] = -1;
-            }
-        }
-    }
-    if (pin[1] >= 0)
-        close(pin[1]);
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR)
-            fail_msg("waitpid: %s", strerror(errno));
-    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-static void run_args(struct run *r, const char *const *args)
+static void run_args(struct it_run *r, const char *const *args)
 {
     run_cli(r, NULL, 0, args);
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-    struct out o = { 0 };
-    char buf[8192];
-    size_t n;
-    FILE *f = fopen(path, "rb");
-
-    if (!f)
-        fail_msg("cannot open %s", path);
-    out_add(&o, "", 0);
-    while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-        out_add(&o, buf, n);
-    fclose(f);
-    *len = o.len;
-    return o.data;
-}
-
-static void expect_status(const struct run *r, int want)
+static void expect_status(const struct it_run *r, int want)
 {
     if (r->status != want)
         fail_msg("exit %d, expected %d\n--- stdout:\n%s--- stderr:\n%s",
@@ -303,7 +158,7 @@ static void match_ids(const json_t *d, char *out, size_t n)
 }
 
 /* The summary line on stderr, without its newline, or fails. */
-static void summary_line(const struct run *r, char *out, size_t n)
+static void summary_line(const struct it_run *r, char *out, size_t n)
 {
     const char *s = strstr(r->err.data, "replay: ");
     const char *nl;
@@ -322,7 +177,7 @@ static void test_help(void **state)
 {
     static const char *const formats[] = { "x",      "mastodon", "jetstream",
                                            "reddit", "hn",       "generic" };
-    struct run r;
+    struct it_run r;
 
     (void)state;
     run_args(&r, (const char *const[]){ "--help", NULL });
@@ -339,17 +194,17 @@ static void test_help(void **state)
         expect_has("--help formats", r.out.data, line);
     }
     assert_int_equal(r.err.len, 0);
-    run_free(&r);
+    it_run_release(&r);
 
     run_args(&r, (const char *const[]){ "-h", NULL });
     expect_status(&r, 0);
     expect_has("-h", r.out.data, "--replay");
-    run_free(&r);
+    it_run_release(&r);
 }
 
 static void test_version(void **state)
 {
-    struct run r;
+    struct it_run r;
 
     (void)state;
     run_args(&r, (const char *const[]){ "--version", NULL });
@@ -359,16 +214,16 @@ static void test_version(void **state)
 #else
     assert_int_equal(strncmp(r.out.data, "brandmond ", 10), 0);
 #endif
-    run_free(&r);
+    it_run_release(&r);
     run_args(&r, (const char *const[]){ "-V", NULL });
     expect_status(&r, 0);
     assert_int_equal(strncmp(r.out.data, "brandmond ", 10), 0);
-    run_free(&r);
+    it_run_release(&r);
 }
 
 static void test_usage_errors(void **state)
 {
-    struct run r;
+    struct it_run r;
 
     (void)state;
     /* no mode */
@@ -376,29 +231,29 @@ static void test_usage_errors(void **state)
     expect_status(&r, EXIT_USAGE);
     expect_has("stderr", r.err.data, "--check");
     assert_int_equal(r.out.len, 0);
-    run_free(&r);
+    it_run_release(&r);
 
     run_args(&r, (const char *const[]){ NULL });
     expect_status(&r, EXIT_USAGE);
-    run_free(&r);
+    it_run_release(&r);
 
     /* a mode but no rules */
     run_args(&r, (const char *const[]){ "--check", NULL });
     expect_status(&r, EXIT_USAGE);
     expect_has("stderr", r.err.data, "--rules");
-    run_free(&r);
+    it_run_release(&r);
 
     /* two modes */
     run_args(&r, (const char *const[]){ "--rules", CLI "good.yaml", "--check",
                                         "--test", NULL });
     expect_status(&r, EXIT_USAGE);
-    run_free(&r);
+    it_run_release(&r);
 
     /* an unknown flag */
     run_args(&r, (const char *const[]){ "--rules", CLI "good.yaml", "--check",
                                         "--no-such-flag", NULL });
     expect_status(&r, EXIT_USAGE);
-    run_free(&r);
+    it_run_release(&r);
 
     /* an unknown format, and a file that is not there */
     run_args(&r, (const char *const[]){ "--rules", CLI "good.yaml", "--data",
@@ -406,20 +261,20 @@ static void test_usage_errors(void **state)
                                         "--replay", CLI "mixed.ndjson", NULL });
     expect_status(&r, EXIT_USAGE);
     expect_has("stderr", r.err.data, "myspace");
-    run_free(&r);
+    it_run_release(&r);
     run_args(&r, (const char *const[]){ "--rules", CLI "good.yaml", "--data",
                                         BASE_DIR, "--replay",
                                         CLI "no-such-file.ndjson", NULL });
     expect_status(&r, EXIT_NOINPUT);
     expect_has("stderr", r.err.data, "no-such-file.ndjson");
-    run_free(&r);
+    it_run_release(&r);
 }
 
 /* ---- --check ---- */
 
 static void test_check_good(void **state)
 {
-    struct run r;
+    struct it_run r;
 
     (void)state;
     run_args(&r, (const char *const[]){ "--rules", CLI "good.yaml", "--check",
@@ -429,7 +284,7 @@ static void test_check_good(void **state)
     expect_has("--check", r.out.data, " 1 brands");
     expect_has("--check", r.out.data, " 2 rules");
     expect_has("--check", r.out.data, " 3 tests");
-    run_free(&r);
+    it_run_release(&r);
 
     /* paths after the flags belong to --rules */
     run_args(&r, (const char *const[]){ "--check", "--data", BASE_DIR,
@@ -438,12 +293,12 @@ static void test_check_good(void **state)
     expect_status(&r, 0);
     expect_has("--check", r.out.data, " 2 brands");
     expect_has("--check", r.out.data, " 3 rules");
-    run_free(&r);
+    it_run_release(&r);
 }
 
 static void test_check_broken(void **state)
 {
-    struct run r;
+    struct it_run r;
 
     (void)state;
     run_args(&r, (const char *const[]){ "--rules", CLI "broken.yaml", "--check",
@@ -453,14 +308,14 @@ static void test_check_broken(void **state)
                "broken.yaml:16:11: unknown condition 'sentimnet' (did you "
                "mean 'sentiment'?)");
     assert_null(strstr(r.out.data, "rules ok"));
-    run_free(&r);
+    it_run_release(&r);
 
     run_args(&r, (const char *const[]){ "--rules", CLI "undefined-list.yaml",
                                         "--check", "--data", BASE_DIR, NULL });
     expect_status(&r, EXIT_CONFIG);
     expect_has("stderr", r.err.data,
                "undefined-list.yaml:13:19: list '$complaints' is not defined");
-    run_free(&r);
+    it_run_release(&r);
 
     /* one bad pack fails the whole load */
     run_args(&r, (const char *const[]){ "--rules", CLI "good.yaml",
@@ -468,20 +323,20 @@ static void test_check_broken(void **state)
                                         BASE_DIR, NULL });
     expect_status(&r, EXIT_CONFIG);
     expect_has("stderr", r.err.data, "broken.yaml:16:11:");
-    run_free(&r);
+    it_run_release(&r);
 
     run_args(&r, (const char *const[]){ "--rules", CLI "no-such-pack.yaml",
                                         "--check", "--data", BASE_DIR, NULL });
     expect_status(&r, EXIT_CONFIG);
     expect_has("stderr", r.err.data, "no-such-pack.yaml");
-    run_free(&r);
+    it_run_release(&r);
 }
 
 /* ---- --test ---- */
 
 static void test_test_passing(void **state)
 {
-    struct run r;
+    struct it_run r;
 
     (void)state;
     run_args(&r, (const char *const[]){ "--rules", CLI "good.yaml", "--test",
@@ -491,12 +346,12 @@ static void test_test_passing(void **state)
     assert_int_equal(count_lines_starting(r.out.data, "PASS "), 3);
     assert_int_equal(count_lines_starting(r.out.data, "FAIL "), 0);
     expect_has("--test", r.out.data, "good.yaml:");
-    run_free(&r);
+    it_run_release(&r);
 }
 
 static void test_test_failing(void **state)
 {
-    struct run r;
+    struct it_run r;
 
     (void)state;
     run_args(&r, (const char *const[]){ "--rules", CLI "failing.yaml", "--test",
@@ -508,7 +363,7 @@ static void test_test_failing(void **state)
                "FAIL " CLI "failing.yaml:22 expects a rule that does not "
                "fire: ");
     expect_has("--test", r.out.data, "1 passed, 1 failed\n");
-    run_free(&r);
+    it_run_release(&r);
 }
 
 /* ---- --replay ---- */
@@ -517,7 +372,7 @@ static const char *const mixed_summary =
     "replay: 7 lines, 3 posts, 3 decided, 2 matches, 4 skipped (empty: 1, "
     "invalid_utf8: 1, malformed_json: 1, not_a_post: 1)";
 
-static void check_mixed(const struct run *r, const char *source)
+static void check_mixed(const struct it_run *r, const char *source)
 {
     char sum[512], ids[256];
     json_t *all = decisions(r->out.data);
@@ -557,7 +412,7 @@ static void check_mixed(const struct run *r, const char *source)
 
 static void test_replay_file(void **state)
 {
-    struct run r;
+    struct it_run r;
 
     (void)state;
     run_args(&r, (const char *const[]){ "--rules", CLI "good.yaml", "--data",
@@ -568,16 +423,18 @@ static void test_replay_file(void **state)
     /* bad lines are reported with their line number */
     expect_has("stderr", r.err.data, "line 5");
     expect_has("stderr", r.err.data, "line 6");
-    run_free(&r);
+    it_run_release(&r);
 }
 
 static void test_replay_stdin(void **state)
 {
-    struct run r, file;
+    struct it_run r, file;
     size_t len;
-    char *in = slurp(CLI "mixed.ndjson", &len);
+    char *in = it_read_file(CLI "mixed.ndjson", &len);
 
     (void)state;
+    if (!in)
+        fail_msg("cannot open %s", CLI "mixed.ndjson");
     run_cli(&r, in, len,
             (const char *const[]){ "--rules", CLI "good.yaml", "--data",
                                    BASE_DIR, "--source", "x-main", "--replay",
@@ -591,14 +448,14 @@ static void test_replay_stdin(void **state)
                                     CLI "mixed.ndjson", NULL });
     expect_status(&file, 0);
     assert_string_equal(r.out.data, file.out.data);
-    run_free(&file);
-    run_free(&r);
+    it_run_release(&file);
+    it_run_release(&r);
     free(in);
 }
 
 static void test_replay_max_line(void **state)
 {
-    struct run r;
+    struct it_run r;
     char sum[512];
 
     (void)state;
@@ -611,13 +468,13 @@ static void test_replay_max_line(void **state)
     assert_string_equal(sum, "replay: 7 lines, 0 posts, 0 decided, 0 "
                              "matches, 7 skipped (empty: 1, too_long: 4, "
                              "invalid_utf8: 1, malformed_json: 1)");
-    run_free(&r);
+    it_run_release(&r);
 
     run_args(&r, (const char *const[]){ "--rules", CLI "good.yaml", "--data",
                                         BASE_DIR, "--max-line", "12",
                                         "--replay", CLI "mixed.ndjson", NULL });
     expect_status(&r, EXIT_USAGE);
-    run_free(&r);
+    it_run_release(&r);
 }
 
 /* One input per format: the ids decided, what fired, the summary. */
@@ -687,7 +544,7 @@ static const struct format_case format_cases[] = {
     },
 };
 
-static void run_format(const struct format_case *c, struct run *r)
+static void run_format(const struct format_case *c, struct it_run *r)
 {
     const char *args[MAX_ARGS + 1];
     char path[1024];
@@ -714,7 +571,7 @@ static void test_replay_formats(void **state)
     for (size_t k = 0; k < sizeof(format_cases) / sizeof(format_cases[0]);
          k++) {
         const struct format_case *c = &format_cases[k];
-        struct run r;
+        struct it_run r;
         json_t *all;
         size_t n = 0;
         char sum[512], ids[256];
@@ -744,14 +601,14 @@ static void test_replay_formats(void **state)
             assert_string_equal(sum, c->summary);
         }
         json_decref(all);
-        run_free(&r);
+        it_run_release(&r);
     }
 }
 
 /* Fields the formats carry into decisions and alert messages. */
 static void test_replay_format_fields(void **state)
 {
-    struct run r;
+    struct it_run r;
     json_t *all;
     const json_t *m;
 
@@ -766,7 +623,7 @@ static void test_replay_format_fields(void **state)
                "ann@social.example (321) on mastodon: My @AcmePrinters "
                "printer is broken");
     json_decref(all);
-    run_free(&r);
+    it_run_release(&r);
 
     run_format(&format_cases[5], &r); /* generic */
     expect_status(&r, 0);
@@ -777,7 +634,7 @@ static void test_replay_format_fields(void **state)
                         "zed (9) on generic: Acme is broken");
     assert_string_equal(dstr(json_array_get(all, 1), "author"), "yan");
     json_decref(all);
-    run_free(&r);
+    it_run_release(&r);
 }
 
 /*
@@ -789,7 +646,7 @@ static void test_replay_format_fields(void **state)
  */
 static void test_replay_generic_partial_fields(void **state)
 {
-    struct run r;
+    struct it_run r;
     json_t *all;
 
     (void)state;
@@ -806,21 +663,21 @@ static void test_replay_generic_partial_fields(void **state)
 
         snprintf(err, sizeof(err), "%s", r.err.data);
         json_decref(all);
-        run_free(&r);
+        it_run_release(&r);
         fail_msg("--field text=/body: %zu decisions, expected 1; stderr:\n%s",
                  n, err);
     }
     assert_string_equal(dstr(json_array_get(all, 0), "post_id"), "d1");
     assert_string_equal(dstr(json_array_get(all, 0), "author"), "amy");
     json_decref(all);
-    run_free(&r);
+    it_run_release(&r);
 }
 
 /* ---- the shipped example packs ---- */
 
 static void run_shipped_test(const char *path)
 {
-    struct run r;
+    struct it_run r;
     const char *line;
 
     run_args(&r, (const char *const[]){ "--rules", path, "--test", "--data",
@@ -835,7 +692,7 @@ static void run_shipped_test(const char *path)
         fail_msg("--test on %s: exit %d\n%s%s", path, r.status, r.out.data,
                  r.err.data);
     assert_true(count_lines_starting(r.out.data, "PASS ") > 0);
-    run_free(&r);
+    it_run_release(&r);
 }
 
 static void test_shipped_examples(void **state)
@@ -902,7 +759,7 @@ static void test_replay_escalation(void **state)
     const time_t t0 = 1741953600; /* 2025-03-14T12:00:00Z */
     char path[] = "/tmp/brandmon-escalation-XXXXXX";
     char id[32];
-    struct run r;
+    struct it_run r;
     json_t *all, *esc, *samples;
     const json_t *d;
     size_t i, fired = 0, at = 0;
@@ -967,7 +824,7 @@ static void test_replay_escalation(void **state)
         assert_string_equal(json_string_value(json_array_get(samples, k)), id);
     }
     json_decref(all);
-    run_free(&r);
+    it_run_release(&r);
 }
 
 int main(void)

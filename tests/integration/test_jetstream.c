@@ -16,11 +16,8 @@
  * a like event, ten seconds of time_us apart, so that a resume cursor
  * (the last time_us less five seconds) replays exactly one event.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -28,13 +25,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
+
+#include "harness.h"
 
 #ifndef BM_MOCKWS
 #error "BM_MOCKWS must name the mockws binary"
@@ -58,8 +54,6 @@
 #define STOP_MS  5000
 #define T0_US    1741942800000000LL /* time_us of the first frame */
 #define STEP_US  10000000LL         /* between two frames */
-
-extern char **environ;
 
 /* The six posts of frames.jsonl, in order. */
 static const char *const frame_posts[] = {
@@ -86,56 +80,12 @@ struct run {
     unsigned port;
 };
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
-/* The whole file, NUL-terminated, or NULL when it cannot be read. */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t n = 0, cap = 0, got;
-
-    if (!f)
-        return NULL;
-    do {
-        if (n + 4097 > cap) {
-            char *nb = realloc(buf, cap = cap ? cap * 2 : 8192);
-
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = nb;
-        }
-        got = fread(buf + n, 1, 4096, f);
-        n += got;
-    } while (got > 0);
-    fclose(f);
-    buf[n] = '\0';
-    return buf;
-}
-
 /* Every line of @path that is a JSON object, as an array (empty when the
  * file is missing). */
 static json_t *json_lines(const char *path)
 {
     json_t *arr = json_array();
-    char *text = slurp(path), *line, *save = NULL;
+    char *text = it_read_file(path, NULL), *line, *save = NULL;
 
     if (!text)
         return arr;
@@ -161,59 +111,12 @@ static size_t count_lines(const char *path)
     return n;
 }
 
-static bool file_has(const char *path, const char *needle)
-{
-    char *text = slurp(path);
-    bool has = text && strstr(text, needle);
-
-    free(text);
-    return has;
-}
-
-static pid_t spawn(const char *const *argv, const char *out, const char *err)
-{
-    posix_spawn_file_actions_t fa;
-    pid_t pid;
-    int rc;
-
-    posix_spawn_file_actions_init(&fa);
-    if (out)
-        posix_spawn_file_actions_addopen(&fa, 1, out,
-                                         O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (err)
-        posix_spawn_file_actions_addopen(&fa, 2, err,
-                                         O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0)
-        fail_msg("cannot run %s: %s", argv[0], strerror(rc));
-    return pid;
-}
-
-/* Waits up to @ms for @pid to exit; returns its wait status or -1. */
-static int wait_exit(pid_t pid, long long ms)
-{
-    long long deadline = now_ms() + ms;
-    int st;
-
-    for (;;) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-
-        if (r == pid)
-            return st;
-        if (r < 0 || now_ms() > deadline)
-            return -1;
-        sleep_ms(10);
-    }
-}
-
 /* Starts mockws on @frames with @extra options (NULL-terminated). */
 static void start_mock(struct run *r, const char *frames,
                        const char *const *extra)
 {
     const char *argv[32];
     size_t n = 0;
-    long long deadline = now_ms() + START_MS;
 
     argv[n++] = BM_MOCKWS;
     argv[n++] = "--frames";
@@ -227,24 +130,8 @@ static void start_mock(struct run *r, const char *frames,
     for (; extra && *extra && n < 31; extra++)
         argv[n++] = *extra;
     argv[n] = NULL;
-    r->mock = spawn(argv, NULL, r->mock_err);
-    while (now_ms() < deadline) {
-        char *text = slurp(r->port_file);
-        int st;
-
-        if (text) {
-            r->port = (unsigned)strtoul(text, NULL, 10);
-            free(text);
-            assert_true(r->port > 0 && r->port < 65536);
-            return;
-        }
-        if (waitpid(r->mock, &st, WNOHANG) == r->mock) {
-            r->mock = 0;
-            fail_msg("mockws exited early (status %d)", st);
-        }
-        sleep_ms(10);
-    }
-    fail_msg("mockws wrote no port file in %d ms", START_MS);
+    r->mock = it_spawn(argv, NULL, NULL, NULL, r->mock_err, 0);
+    r->port = it_wait_port(&r->mock, r->port_file, r->mock_err, START_MS);
 }
 
 /* Writes the config (@source_extra: more YAML lines for the source) and
@@ -271,19 +158,19 @@ static void start_daemon(struct run *r, const char *stall,
             PACK, BM_RULES_DIR, r->port, stall,
             source_extra ? source_extra : "");
     assert_int_equal(fclose(f), 0);
-    r->daemon = spawn(argv, r->out, r->err);
+    r->daemon = it_spawn(argv, NULL, NULL, r->out, r->err, 0);
 }
 
 /* Waits until the daemon printed @decisions lines and the mock logged
  * @requests upgrades; false after WAIT_MS. */
 static bool wait_for(struct run *r, size_t decisions, size_t requests)
 {
-    long long deadline = now_ms() + WAIT_MS;
+    long long deadline = it_now_ms() + WAIT_MS;
 
-    while (now_ms() < deadline) {
+    while (it_now_ms() < deadline) {
         if (count_lines(r->out) >= decisions && count_lines(r->log) >= requests)
             return true;
-        sleep_ms(20);
+        it_sleep_ms(20);
     }
     return false;
 }
@@ -294,16 +181,14 @@ static void stop_daemon(struct run *r)
     int st;
 
     assert_int_equal(kill(r->daemon, SIGTERM), 0);
-    st = wait_exit(r->daemon, STOP_MS);
-    if (st == -1) {
-        kill(r->daemon, SIGKILL);
-        waitpid(r->daemon, NULL, 0);
-    }
+    st = it_wait_pid(r->daemon, STOP_MS);
+    if (st == -1)
+        it_kill(r->daemon);
     r->daemon = 0;
     if (st == -1)
         fail_msg("brandmond did not stop in %d ms after SIGTERM", STOP_MS);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        char *log = slurp(r->err);
+        char *log = it_read_file(r->err, NULL);
 
         fprintf(stderr, "brandmond's log:\n%s\n", log ? log : "(none)");
         free(log);
@@ -317,8 +202,7 @@ static int setup(void **state)
 
     if (!r)
         return -1;
-    strcpy(r->dir, "/tmp/bm_jetstream.XXXXXX");
-    if (!mkdtemp(r->dir)) {
+    if (it_mkdtemp(r->dir, sizeof(r->dir), "jetstream") != 0) {
         free(r);
         return -1;
     }
@@ -335,23 +219,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct run *r = *state;
-    const char *const files[] = { r->port_file, r->log, r->config,
-                                  r->out,       r->err, r->mock_err };
 
-    if (r->daemon > 0) {
-        kill(r->daemon, SIGKILL);
-        waitpid(r->daemon, NULL, 0);
-    }
-    if (r->mock > 0) {
-        kill(r->mock, SIGTERM);
-        if (wait_exit(r->mock, STOP_MS) == -1) {
-            kill(r->mock, SIGKILL);
-            waitpid(r->mock, NULL, 0);
-        }
-    }
-    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
-        unlink(files[i]);
-    rmdir(r->dir);
+    it_kill(r->daemon);
+    it_stop(r->mock, STOP_MS);
+    it_remove_tree(r->dir);
     free(r);
     return 0;
 }
@@ -433,7 +304,7 @@ static void test_posts_only(void **state)
     start_mock(r, FRAMES, NULL);
     start_daemon(r, "30s", NULL);
     assert_true(wait_for(r, NPOSTS, 1));
-    sleep_ms(200); /* anything more would show now */
+    it_sleep_ms(200); /* anything more would show now */
     stop_daemon(r);
     expect_frame_posts(r);
 
@@ -484,7 +355,7 @@ static void test_reconnect_cursor(void **state)
     start_mock(r, FRAMES, extra);
     start_daemon(r, "30s", NULL);
     assert_true(wait_for(r, NPOSTS, 3));
-    sleep_ms(200);
+    it_sleep_ms(200);
     stop_daemon(r);
     expect_frame_posts(r);
 
@@ -501,7 +372,7 @@ static void test_reconnect_cursor(void **state)
     /* The cursor replaces, never repeats; wantedCollections stays once. */
     assert_int_equal(count_substr(q2, "cursor="), 1);
     assert_int_equal(count_substr(q2, "wantedCollections="), 1);
-    assert_true(file_has(r->err, "the server closed the WebSocket"));
+    assert_true(it_file_has(r->err, "the server closed the WebSocket"));
     free(q0);
     free(q1);
     free(q2);
@@ -520,7 +391,7 @@ static void test_stall_reconnects(void **state)
     assert_true(wait_for(r, NPOSTS, 2));
     stop_daemon(r);
     expect_frame_posts(r);
-    assert_true(file_has(r->err, "stalled"));
+    assert_true(it_file_has(r->err, "stalled"));
     q1 = request_query(r, 1);
     assert_int_equal(cursor_of(q1), T0_US + 9 * STEP_US - 5000000LL);
     free(q1);
@@ -534,11 +405,11 @@ static void test_pongs_keep_alive(void **state)
     start_mock(r, FRAMES, NULL);
     start_daemon(r, "1s", NULL);
     assert_true(wait_for(r, NPOSTS, 1));
-    sleep_ms(2500); /* 2.5 stall intervals of silence but for pongs */
+    it_sleep_ms(2500); /* 2.5 stall intervals of silence but for pongs */
     stop_daemon(r);
     expect_frame_posts(r);
     assert_int_equal(count_lines(r->log), 1);
-    assert_false(file_has(r->err, "stalled"));
+    assert_false(it_file_has(r->err, "stalled"));
 }
 
 /* A message over max_frame and a line that is not JSON are skipped; the
@@ -551,7 +422,7 @@ static void test_bad_frames_skipped(void **state)
     start_mock(r, BAD, NULL);
     start_daemon(r, "30s", "    max_frame: 1KiB\n");
     assert_true(wait_for(r, 2, 1));
-    sleep_ms(300);
+    it_sleep_ms(300);
     stop_daemon(r);
     decisions = json_lines(r->out);
     assert_int_equal(json_array_size(decisions), 2);
@@ -565,8 +436,8 @@ static void test_bad_frames_skipped(void **state)
                      1);
     json_decref(decisions);
     assert_int_equal(count_lines(r->log), 1);
-    assert_true(file_has(r->err, "too_long"));
-    assert_true(file_has(r->err, "malformed_json"));
+    assert_true(it_file_has(r->err, "too_long"));
+    assert_true(it_file_has(r->err, "malformed_json"));
 }
 
 /* An upgrade answered with HTTP 503 is retried, and the retry streams;
@@ -580,11 +451,11 @@ static void test_refused_upgrade_retried(void **state)
     start_daemon(r, "30s",
                  "    collections: [app.bsky.feed.post, app.bsky.feed.like]\n");
     assert_true(wait_for(r, NPOSTS, 2));
-    sleep_ms(200);
+    it_sleep_ms(200);
     stop_daemon(r);
     expect_frame_posts(r); /* the like is not a post */
     assert_int_equal(count_lines(r->log), 2);
-    assert_true(file_has(r->err, "HTTP 503"));
+    assert_true(it_file_has(r->err, "HTTP 503"));
     q0 = request_query(r, 0);
     q1 = request_query(r, 1);
     assert_string_equal(q0, "wantedCollections=app.bsky.feed.post&"

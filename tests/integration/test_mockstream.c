@@ -11,11 +11,8 @@
  * --max-seconds and a bad script. Every transfer has a timeout, so the
  * whole program finishes in a few seconds.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -32,6 +29,8 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "harness.h"
+
 #ifndef BM_MOCKSTREAM
 #error "BM_MOCKSTREAM must name the mockstream binary"
 #endif
@@ -46,8 +45,6 @@
 #define START_MS   10000
 #define DEFAULT_MS 5000
 
-extern char **environ;
-
 /* The server the group shares. */
 struct fixture {
     pid_t pid; /* 0 once stopped */
@@ -60,12 +57,8 @@ struct fixture {
 
 /* One transfer's outcome. */
 struct reply {
-    char *body; /* owned; NUL-terminated */
-    size_t len;
-    size_t cap;
-    char *head; /* owned; NUL-terminated response headers */
-    size_t head_len;
-    size_t head_cap;
+    struct it_buf body; /* NUL-terminated */
+    struct it_buf head; /* NUL-terminated response headers */
     size_t writes;      /* calls of the write callback */
     size_t abort_after; /* 0: never abort */
     long code;
@@ -73,70 +66,13 @@ struct reply {
     long long ms;
 };
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
-static void grow(char **buf, size_t *len, size_t *cap, const void *p, size_t n)
-{
-    if (*len + n + 1 > *cap) {
-        size_t ncap = *cap ? *cap : 4096;
-        char *nbuf;
-
-        while (ncap < *len + n + 1)
-            ncap *= 2;
-        nbuf = realloc(*buf, ncap);
-        if (!nbuf)
-            fail_msg("out of memory");
-        *buf = nbuf;
-        *cap = ncap;
-    }
-    memcpy(*buf + *len, p, n);
-    *len += n;
-    (*buf)[*len] = '\0';
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    char chunk[4096];
-    size_t got;
-    FILE *f = fopen(path, "rb");
-
-    if (!f)
-        return NULL;
-    grow(&buf, &n, &cap, "", 0);
-    while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        grow(&buf, &n, &cap, chunk, got);
-    fclose(f);
-    if (len)
-        *len = n;
-    return buf;
-}
-
 /* Starts mockstream; stderr goes to @err_file when given. */
 static pid_t spawn_mock(const char *script, const char *port_file,
                         const char *log, const char *max_seconds,
                         const char *err_file)
 {
     const char *argv[12];
-    posix_spawn_file_actions_t fa;
     size_t n = 0;
-    pid_t pid;
-    int rc;
 
     argv[n++] = BM_MOCKSTREAM;
     argv[n++] = "--script";
@@ -152,70 +88,16 @@ static pid_t spawn_mock(const char *script, const char *port_file,
         argv[n++] = max_seconds;
     }
     argv[n] = NULL;
-    posix_spawn_file_actions_init(&fa);
-    if (err_file)
-        posix_spawn_file_actions_addopen(&fa, 2, err_file,
-                                         O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    rc = posix_spawn(&pid, BM_MOCKSTREAM, &fa, NULL, (char *const *)argv,
-                     environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0)
-        fail_msg("cannot run %s: %s", BM_MOCKSTREAM, strerror(rc));
-    return pid;
-}
-
-/* Waits up to @ms for @pid to exit; returns its wait status or -1. */
-static int wait_exit(pid_t pid, long long ms)
-{
-    long long deadline = now_ms() + ms;
-    int st;
-
-    for (;;) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-
-        if (r == pid)
-            return st;
-        if (r < 0 || now_ms() > deadline)
-            return -1;
-        sleep_ms(10);
-    }
-}
-
-/* Waits for the port file; fails the test if the server dies first. */
-static unsigned wait_port(pid_t pid, const char *port_file)
-{
-    long long deadline = now_ms() + START_MS;
-
-    while (now_ms() < deadline) {
-        char *text = slurp(port_file, NULL);
-        int st;
-
-        if (text) {
-            char *end;
-            unsigned long port = strtoul(text, &end, 10);
-            bool ok = end != text && *end == '\n' && end[1] == '\0' &&
-                      port > 0 && port < 65536;
-
-            free(text);
-            if (!ok)
-                fail_msg("port file %s is malformed", port_file);
-            return (unsigned)port;
-        }
-        if (waitpid(pid, &st, WNOHANG) == pid)
-            fail_msg("mockstream exited early (status %d)", st);
-        sleep_ms(10);
-    }
-    fail_msg("mockstream wrote no port file in %d ms", START_MS);
-    return 0;
+    return it_spawn(argv, NULL, NULL, NULL, err_file, 0);
 }
 
 static size_t body_cb(char *p, size_t size, size_t n, void *arg)
 {
     struct reply *r = arg;
 
-    grow(&r->body, &r->len, &r->cap, p, size * n);
+    it_buf_put(&r->body, p, size * n);
     r->writes++;
-    if (r->abort_after && r->len >= r->abort_after)
+    if (r->abort_after && r->body.len >= r->abort_after)
         return 0;
     return size * n;
 }
@@ -224,7 +106,7 @@ static size_t head_cb(char *p, size_t size, size_t n, void *arg)
 {
     struct reply *r = arg;
 
-    grow(&r->head, &r->head_len, &r->head_cap, p, size * n);
+    it_buf_put(&r->head, p, size * n);
     return size * n;
 }
 
@@ -238,8 +120,8 @@ static void fetch(struct fixture *fx, const char *path, long timeout_ms,
     long long t0;
 
     assert_non_null(h);
-    grow(&r->body, &r->len, &r->cap, "", 0);
-    grow(&r->head, &r->head_len, &r->head_cap, "", 0);
+    it_buf_put(&r->body, "", 0);
+    it_buf_put(&r->head, "", 0);
     snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", fx->port, path);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -251,9 +133,9 @@ static void fetch(struct fixture *fx, const char *path, long timeout_ms,
     curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
     if (headers)
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    t0 = now_ms();
+    t0 = it_now_ms();
     r->rc = curl_easy_perform(h);
-    r->ms = now_ms() - t0;
+    r->ms = it_now_ms() - t0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->code);
     curl_easy_cleanup(h);
     if (strcmp(path, "/_mock/stats") != 0)
@@ -262,8 +144,8 @@ static void fetch(struct fixture *fx, const char *path, long timeout_ms,
 
 static void reply_free(struct reply *r)
 {
-    free(r->body);
-    free(r->head);
+    it_buf_release(&r->body);
+    it_buf_release(&r->head);
     memset(r, 0, sizeof(*r));
 }
 
@@ -272,7 +154,7 @@ static char *header(const struct reply *r, const char *name)
 {
     size_t n = strlen(name);
 
-    for (const char *line = r->head; line && *line;) {
+    for (const char *line = r->head.data; line && *line;) {
         const char *eol = strstr(line, "\r\n");
         size_t len = eol ? (size_t)(eol - line) : strlen(line);
 
@@ -291,11 +173,11 @@ static char *header(const struct reply *r, const char *name)
 static void assert_body_is_file(const struct reply *r, const char *path)
 {
     size_t len;
-    char *want = slurp(path, &len);
+    char *want = it_read_file(path, &len);
 
     assert_non_null(want);
-    assert_int_equal(r->len, len);
-    assert_memory_equal(r->body, want, len);
+    assert_int_equal(r->body.len, len);
+    assert_memory_equal(r->body.data, want, len);
     free(want);
 }
 
@@ -305,13 +187,12 @@ static int group_setup(void **state)
 
     if (!fx || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return -1;
-    strcpy(fx->dir, "/tmp/bm_mockstream.XXXXXX");
-    if (!mkdtemp(fx->dir))
+    if (it_mkdtemp(fx->dir, sizeof(fx->dir), "mockstream") != 0)
         return -1;
     snprintf(fx->port_file, sizeof(fx->port_file), "%s/port", fx->dir);
     snprintf(fx->log, sizeof(fx->log), "%s/requests.jsonl", fx->dir);
     fx->pid = spawn_mock(SCRIPT, fx->port_file, fx->log, "60", NULL);
-    fx->port = wait_port(fx->pid, fx->port_file);
+    fx->port = it_wait_port(&fx->pid, fx->port_file, NULL, START_MS);
     *state = fx;
     return 0;
 }
@@ -319,22 +200,9 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     struct fixture *fx = *state;
-    static const char *const names[] = {
-        "port",  "requests.jsonl", "bad.json", "bad.err",
-        "port2", "port3",          "max.err",
-    };
 
-    if (fx->pid > 0) {
-        kill(fx->pid, SIGKILL);
-        waitpid(fx->pid, NULL, 0);
-    }
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        char path[192];
-
-        snprintf(path, sizeof(path), "%s/%s", fx->dir, names[i]);
-        unlink(path);
-    }
-    rmdir(fx->dir);
+    it_kill(fx->pid);
+    it_remove_tree(fx->dir);
     curl_global_cleanup();
     free(fx);
     return 0;
@@ -375,7 +243,7 @@ static void test_status_and_header(void **state)
     assert_non_null(remaining);
     assert_in_range(atoll(reset), want - 5, want + 5);
     assert_string_equal(remaining, "0");
-    assert_non_null(strstr(r.body, "Too Many Requests"));
+    assert_non_null(strstr(r.body.data, "Too Many Requests"));
     free(reset);
     free(remaining);
     reply_free(&r);
@@ -386,14 +254,14 @@ static void test_close_after_bytes(void **state)
 {
     struct reply r = { 0 };
     size_t len;
-    char *want = slurp(X_STREAM, &len);
+    char *want = it_read_file(X_STREAM, &len);
 
     fetch(*state, "/truncated", DEFAULT_MS, NULL, &r);
     assert_int_not_equal(r.rc, CURLE_OK);
     assert_int_not_equal(r.rc, CURLE_OPERATION_TIMEDOUT);
     assert_int_equal(r.code, 200);
-    assert_int_equal(r.len, 100);
-    assert_memory_equal(r.body, want, 100);
+    assert_int_equal(r.body.len, 100);
+    assert_memory_equal(r.body.data, want, 100);
     free(want);
     reply_free(&r);
 }
@@ -406,8 +274,8 @@ static void test_accept_only_times_out(void **state)
     fetch(*state, "/accept", 500, NULL, &r);
     assert_int_equal(r.rc, CURLE_OPERATION_TIMEDOUT);
     assert_int_equal(r.code, 0);
-    assert_int_equal(r.len, 0);
-    assert_int_equal(r.head_len, 0);
+    assert_int_equal(r.body.len, 0);
+    assert_int_equal(r.head.len, 0);
     assert_true(r.ms >= 450);
     reply_free(&r);
 }
@@ -445,7 +313,8 @@ static void test_drip(void **state)
     fetch(*state, "/drip", DEFAULT_MS, NULL, &r);
     assert_int_equal(r.rc, CURLE_OK);
     assert_string_equal(
-        r.body, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWX");
+        r.body.data,
+        "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWX");
     assert_in_range(r.ms, 220, 3000);
     assert_true(r.writes >= 10);
     reply_free(&r);
@@ -463,7 +332,7 @@ static void test_sequence_and_404(void **state)
         fetch(*state, "/sequence?attempt=x", DEFAULT_MS, NULL, &r);
         assert_int_equal(r.rc, CURLE_OK);
         assert_int_equal(r.code, codes[i]);
-        assert_string_equal(r.body, bodies[i]);
+        assert_string_equal(r.body.data, bodies[i]);
         reply_free(&r);
     }
     fetch(*state, "/no/such/route", DEFAULT_MS, NULL, &r);
@@ -510,13 +379,13 @@ static void test_then_keepalive(void **state)
 
     fetch(*state, "/idle", 400, NULL, &r);
     assert_int_equal(r.rc, CURLE_OPERATION_TIMEDOUT);
-    assert_true(r.len > n);
-    assert_memory_equal(r.body, first, n);
-    assert_int_equal((r.len - n) % 2, 0);
-    kas = (r.len - n) / 2;
+    assert_true(r.body.len > n);
+    assert_memory_equal(r.body.data, first, n);
+    assert_int_equal((r.body.len - n) % 2, 0);
+    kas = (r.body.len - n) / 2;
     assert_in_range(kas, 3, 9);
-    for (size_t i = n; i < r.len; i += 2)
-        assert_memory_equal(r.body + i, "\r\n", 2);
+    for (size_t i = n; i < r.body.len; i += 2)
+        assert_memory_equal(r.body.data + i, "\r\n", 2);
     reply_free(&r);
 }
 
@@ -526,7 +395,7 @@ static void test_repeat(void **state)
 
     fetch(*state, "/repeat", DEFAULT_MS, NULL, &r);
     assert_int_equal(r.rc, CURLE_OK);
-    assert_string_equal(r.body, "abc\nabc\nabc\n");
+    assert_string_equal(r.body.data, "abc\nabc\nabc\n");
     reply_free(&r);
 }
 
@@ -538,7 +407,7 @@ static long active_streams(struct fixture *fx)
 
     fetch(fx, "/_mock/stats", DEFAULT_MS, NULL, &r);
     assert_int_equal(r.code, 200);
-    root = json_loads(r.body, 0, NULL);
+    root = json_loads(r.body.data, 0, NULL);
     assert_non_null(root);
     v = json_object_get(root, "active_streams");
     assert_true(json_is_integer(v));
@@ -566,14 +435,14 @@ static void test_client_disconnect_frees_stream(void **state)
     assert_true(r.ms < 1000);
     reply_free(&r);
 
-    deadline = now_ms() + 2000;
-    while ((n = active_streams(fx)) != 0 && now_ms() < deadline)
-        sleep_ms(20);
+    deadline = it_now_ms() + 2000;
+    while ((n = active_streams(fx)) != 0 && it_now_ms() < deadline)
+        it_sleep_ms(20);
     assert_int_equal(n, 0);
 
     fetch(fx, "/repeat", DEFAULT_MS, NULL, &r);
     assert_int_equal(r.rc, CURLE_OK);
-    assert_string_equal(r.body, "abc\nabc\nabc\n");
+    assert_string_equal(r.body.data, "abc\nabc\nabc\n");
     reply_free(&r);
 }
 
@@ -596,7 +465,7 @@ static void test_log(void **state)
     assert_int_equal(r.rc, CURLE_OK);
     reply_free(&r);
 
-    text = slurp(fx->log, NULL);
+    text = it_read_file(fx->log, NULL);
     assert_non_null(text);
     for (line = strtok_r(text, "\n", &save); line;
          line = strtok_r(NULL, "\n", &save)) {
@@ -658,7 +527,7 @@ static void test_sigterm_exits_zero(void **state)
 
     assert_true(fx->pid > 0);
     assert_int_equal(kill(fx->pid, SIGTERM), 0);
-    st = wait_exit(fx->pid, 5000);
+    st = it_wait_pid(fx->pid, 5000);
     assert_int_not_equal(st, -1);
     fx->pid = 0;
     assert_true(WIFEXITED(st));
@@ -670,7 +539,7 @@ static void test_max_seconds(void **state)
 {
     struct fixture *fx = *state;
     char port_file[192], err_file[192];
-    long long t0 = now_ms();
+    long long t0 = it_now_ms();
     char *err;
     pid_t pid;
     int st;
@@ -678,17 +547,16 @@ static void test_max_seconds(void **state)
     snprintf(port_file, sizeof(port_file), "%s/port2", fx->dir);
     snprintf(err_file, sizeof(err_file), "%s/max.err", fx->dir);
     pid = spawn_mock(SCRIPT, port_file, NULL, "1", err_file);
-    assert_true(wait_port(pid, port_file) > 0);
-    st = wait_exit(pid, 5000);
+    assert_true(it_wait_port(&pid, port_file, err_file, START_MS) > 0);
+    st = it_wait_pid(pid, 5000);
     if (st == -1) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
+        it_kill(pid);
         fail_msg("mockstream outlived --max-seconds 1");
     }
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 0);
-    assert_in_range(now_ms() - t0, 900, 5000);
-    err = slurp(err_file, NULL);
+    assert_in_range(it_now_ms() - t0, 900, 5000);
+    err = it_read_file(err_file, NULL);
     assert_non_null(err);
     assert_non_null(strstr(err, "max-seconds"));
     free(err);
@@ -698,30 +566,27 @@ static void test_max_seconds(void **state)
 static void test_bad_script(void **state)
 {
     struct fixture *fx = *state;
+    static const char bad[] =
+        "{\"routes\": {\"/x\": [{\"status\": 200, \"dealy_ms\": 5}]}}\n";
     char script[192], port_file[192], err_file[192];
     char *err;
-    FILE *f;
     pid_t pid;
     int st;
 
     snprintf(script, sizeof(script), "%s/bad.json", fx->dir);
     snprintf(port_file, sizeof(port_file), "%s/port3", fx->dir);
     snprintf(err_file, sizeof(err_file), "%s/bad.err", fx->dir);
-    f = fopen(script, "w");
-    assert_non_null(f);
-    fputs("{\"routes\": {\"/x\": [{\"status\": 200, \"dealy_ms\": 5}]}}\n", f);
-    fclose(f);
+    it_write_file(script, bad, strlen(bad));
     pid = spawn_mock(script, port_file, NULL, "5", err_file);
-    st = wait_exit(pid, 5000);
+    st = it_wait_pid(pid, 5000);
     if (st == -1) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
+        it_kill(pid);
         fail_msg("mockstream accepted a bad script");
     }
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 65);
     assert_int_equal(access(port_file, F_OK), -1);
-    err = slurp(err_file, NULL);
+    err = it_read_file(err_file, NULL);
     assert_non_null(err);
     assert_non_null(strstr(err, "dealy_ms"));
     free(err);

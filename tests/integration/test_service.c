@@ -32,14 +32,11 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -50,12 +47,13 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <curl/curl.h>
 #include <jansson.h>
+
+#include "harness.h"
 
 #ifndef BM_BINARY
 #error "BM_BINARY must name the brandmond binary"
@@ -87,8 +85,6 @@
 
 #define NOTES_MAX 4096
 
-extern char **environ;
-
 /* One datagram from the daemon, and when it arrived (test clock, ms). */
 struct note {
     long long t;
@@ -107,97 +103,7 @@ struct env {
     char *err;         /* owned: the daemon's stderr, after stop_daemon() */
 };
 
-/* A growing string. */
-struct text {
-    char *s; /* owned; NUL-terminated */
-    size_t len;
-    size_t cap;
-};
-
 /* ---- small things ---- */
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
-static void text_put(struct text *t, const void *p, size_t n)
-{
-    if (t->len + n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 1024;
-        char *s;
-
-        while (cap < t->len + n + 1)
-            cap *= 2;
-        s = realloc(t->s, cap);
-        if (!s)
-            fail_msg("out of memory");
-        t->s = s;
-        t->cap = cap;
-    }
-    if (n)
-        memcpy(t->s + t->len, p, n);
-    t->len += n;
-    t->s[t->len] = '\0';
-}
-
-__attribute__((format(printf, 2, 3))) static void text_add(struct text *t,
-                                                           const char *fmt, ...)
-{
-    char buf[8192];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof(buf))
-        fail_msg("text_add: too long");
-    text_put(t, buf, (size_t)n);
-}
-
-static void text_release(struct text *t)
-{
-    free(t->s);
-    memset(t, 0, sizeof(*t));
-}
-
-/* @path whole and NUL-terminated, or NULL when it cannot be read. */
-static char *slurp(const char *path)
-{
-    struct text t = { 0 };
-    char buf[4096];
-    size_t got;
-    FILE *f = fopen(path, "rb");
-
-    if (!f)
-        return NULL;
-    text_put(&t, "", 0);
-    while ((got = fread(buf, 1, sizeof(buf), f)) > 0)
-        text_put(&t, buf, got);
-    fclose(f);
-    return t.s;
-}
-
-static size_t count_str(const char *hay, const char *needle)
-{
-    size_t n = 0, k = strlen(needle);
-
-    for (const char *p = hay; p && (p = strstr(p, needle)); p += k)
-        n++;
-    return n;
-}
 
 /* ---- the folder ---- */
 
@@ -211,22 +117,17 @@ static char *read_in_dir(const struct env *e, const char *name)
     char path[128];
 
     in_dir(e, name, path, sizeof(path));
-    return slurp(path);
+    return it_read_file(path, NULL);
 }
 
 static void put_file(const struct env *e, const char *name, const void *data,
                      size_t len)
 {
-    char path[128], tmp[160];
-    FILE *f;
+    char path[128];
 
     /* Written aside and renamed, so the daemon never reads half a file. */
     in_dir(e, name, path, sizeof(path));
-    snprintf(tmp, sizeof(tmp), "%s.part", path);
-    f = fopen(tmp, "wb");
-    if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0 ||
-        rename(tmp, path) != 0)
-        fail_msg("cannot write %s", path);
+    it_write_file(path, data, len);
 }
 
 /* Copies the fixture tests/data/service/@fixture to @name in the folder. */
@@ -237,29 +138,11 @@ static void put_fixture(const struct env *e, const char *fixture,
     char *s;
 
     snprintf(src, sizeof(src), "%s/%s", DATA, fixture);
-    s = slurp(src);
+    s = it_read_file(src, NULL);
     if (!s)
         fail_msg("cannot read %s", src);
     put_file(e, name, s, strlen(s));
     free(s);
-}
-
-static void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    char path[512];
-
-    if (!d)
-        return;
-    while ((de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
 }
 
 /* ---- failing with the evidence ---- */
@@ -318,95 +201,25 @@ fail_dump(const struct env *e, int line, const char *fmt, ...)
 /* ---- processes ---- */
 
 /* Variables the daemon must not inherit from the test's environment. */
-static bool dropped_var(const char *entry)
-{
-    static const char *const names[] = {
-        "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID",
-        "http_proxy",    "https_proxy",   "HTTP_PROXY",
-        "HTTPS_PROXY",   "all_proxy",     "ALL_PROXY",
-    };
+static const char *const dropped_vars[] = {
+    "NOTIFY_SOCKET", "WATCHDOG_USEC",
+    "WATCHDOG_PID",  "http_proxy",
+    "https_proxy",   "HTTP_PROXY",
+    "HTTPS_PROXY",   "all_proxy",
+    "ALL_PROXY",     NULL,
+};
 
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        size_t k = strlen(names[i]);
-
-        if (!strncmp(entry, names[i], k) && entry[k] == '=')
-            return true;
-    }
-    return false;
-}
-
-/* environ without dropped_var()s, plus @extra (NULL-terminated "K=V"s).
- * The array is the caller's to free; its strings are borrowed. */
-static char **child_env(const char *const *extra)
-{
-    size_t n = 0, k = 0, m = 0;
-    char **envp;
-
-    while (environ[n])
-        n++;
-    while (extra && extra[m])
-        m++;
-    envp = calloc(n + m + 1, sizeof(*envp));
-    if (!envp)
-        fail_msg("out of memory");
-    for (size_t i = 0; i < n; i++)
-        if (!dropped_var(environ[i]))
-            envp[k++] = environ[i];
-    for (size_t i = 0; i < m; i++)
-        envp[k++] = (char *)extra[i];
-    envp[k] = NULL;
-    return envp;
-}
-
+/* Starts @argv with environ less dropped_vars plus @extra_env
+ * (NULL-terminated "K=V"s), stdin from /dev/null, stdout and stderr to
+ * @out_file and @err_file. */
 static pid_t spawn(const char *const *argv, const char *const *extra_env,
                    const char *out_file, const char *err_file)
 {
-    posix_spawn_file_actions_t fa;
-    char **envp = child_env(extra_env);
-    pid_t pid;
-    int rc;
+    char **envp = it_make_env(dropped_vars, extra_env);
+    pid_t pid = it_spawn(argv, envp, "/dev/null", out_file, err_file, 0);
 
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, out_file,
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, err_file,
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, envp);
-    posix_spawn_file_actions_destroy(&fa);
     free(envp);
-    if (rc != 0)
-        fail_msg("cannot run %s: %s", argv[0], strerror(rc));
     return pid;
-}
-
-/* Waits up to @ms for @pid; its wait status, or -1 if it still runs. */
-static int wait_exit(pid_t pid, long long ms)
-{
-    long long deadline = now_ms() + ms;
-    int st;
-
-    for (;;) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-
-        if (r == pid)
-            return st;
-        if (r < 0 || now_ms() > deadline)
-            return -1;
-        sleep_ms(5);
-    }
-}
-
-static void describe_status(int st, char *out, size_t n)
-{
-    if (st == -1)
-        snprintf(out, n, "still running");
-    else if (WIFEXITED(st))
-        snprintf(out, n, "exit %d", WEXITSTATUS(st));
-    else if (WIFSIGNALED(st))
-        snprintf(out, n, "killed by signal %d", WTERMSIG(st));
-    else
-        snprintf(out, n, "status %#x", st);
 }
 
 /* Fails the test if the daemon died while the test waited on it. */
@@ -418,7 +231,7 @@ static void check_alive(struct env *e)
     if (!e->daemon || waitpid(e->daemon, &st, WNOHANG) != e->daemon)
         return;
     e->daemon = 0;
-    describe_status(st, how, sizeof(how));
+    it_describe_status(st, how, sizeof(how));
     fail_dump(e, __LINE__, "brandmond ended before SIGTERM: %s", how);
 }
 
@@ -437,14 +250,14 @@ static void write_config(const struct env *e, const char *tmpl)
         { "$RULES", BM_RULES_DIR },
         { "$DIR", NULL },
     };
-    struct text t = { 0 };
+    struct it_buf t = { 0 };
 
-    text_add(&t,
-             "# written by test_service.c\n"
-             "instance: service-test\n"
-             "data_dir: %s\n"
-             "sink: stdout\n",
-             BM_RULES_DIR);
+    it_buf_printf(&t,
+                  "# written by test_service.c\n"
+                  "instance: service-test\n"
+                  "data_dir: %s\n"
+                  "sink: stdout\n",
+                  BM_RULES_DIR);
     for (const char *p = tmpl; *p;) {
         bool done = false;
 
@@ -453,16 +266,16 @@ static void write_config(const struct env *e, const char *tmpl)
             const char *v = subst[i].value ? subst[i].value : e->dir;
 
             if (!strncmp(p, subst[i].key, k)) {
-                text_put(&t, v, strlen(v));
+                it_buf_put(&t, v, strlen(v));
                 p += k;
                 done = true;
             }
         }
         if (!done)
-            text_put(&t, p++, 1);
+            it_buf_put(&t, p++, 1);
     }
-    put_file(e, "brandmond.yaml", t.s, t.len);
-    text_release(&t);
+    put_file(e, "brandmond.yaml", t.data, t.len);
+    it_buf_release(&t);
 }
 
 /* Starts `brandmond -c brandmond.yaml` with @extra_env added. */
@@ -496,11 +309,9 @@ static int run_check(struct env *e, char **out)
     in_dir(e, "check.out", outp, sizeof(outp));
     in_dir(e, "check.err", errp, sizeof(errp));
     pid = spawn(argv, NULL, outp, errp);
-    st = wait_exit(pid, START_MS);
-    if (st == -1) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-    }
+    st = it_wait_pid(pid, START_MS);
+    if (st == -1)
+        it_kill(pid);
     *out = read_in_dir(e, "check.out");
     return st;
 }
@@ -510,7 +321,7 @@ static int run_check(struct env *e, char **out)
 static size_t count_log(struct env *e, const char *needle)
 {
     char *s = read_in_dir(e, "stderr");
-    size_t n = count_str(s, needle);
+    size_t n = it_count_str(s, needle);
 
     free(s);
     return n;
@@ -519,7 +330,7 @@ static size_t count_log(struct env *e, const char *needle)
 static size_t count_out(struct env *e, const char *needle)
 {
     char *s = read_in_dir(e, "stdout");
-    size_t n = count_str(s, needle ? needle : "\n");
+    size_t n = it_count_str(s, needle ? needle : "\n");
 
     free(s);
     return n;
@@ -531,7 +342,7 @@ typedef size_t (*count_fn)(struct env *e, const char *arg);
 static void wait_for(struct env *e, int line, count_fn fn, const char *what,
                      const char *arg, size_t want, long long ms)
 {
-    long long deadline = now_ms() + ms;
+    long long deadline = it_now_ms() + ms;
     size_t got;
 
     for (;;) {
@@ -539,9 +350,9 @@ static void wait_for(struct env *e, int line, count_fn fn, const char *what,
         if (got >= want)
             return;
         check_alive(e);
-        if (now_ms() > deadline)
+        if (it_now_ms() > deadline)
             break;
-        sleep_ms(POLL_MS);
+        it_sleep_ms(POLL_MS);
     }
     fail_dump(e, line, "waited %lld ms for %zu %s \"%s\", saw %zu", ms, want,
               what, arg ? arg : "(any)", got);
@@ -613,10 +424,10 @@ static void stop_daemon(struct env *e)
     int st;
 
     signal_daemon(e, SIGTERM);
-    st = wait_exit(e->daemon, STOP_MS);
+    st = it_wait_pid(e->daemon, STOP_MS);
     if (st != -1)
         e->daemon = 0;
-    describe_status(st, how, sizeof(how));
+    it_describe_status(st, how, sizeof(how));
     CHECKF(e, st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
            "brandmond after SIGTERM: %s (want exit 0)", how);
     free(e->err);
@@ -690,7 +501,7 @@ static json_t *file_ids(const struct env *e, const char *fixture)
     json_t *ids = json_array();
 
     snprintf(path, sizeof(path), "%s/%s", DATA, fixture);
-    s = slurp(path);
+    s = it_read_file(path, NULL);
     CHECKF(e, s, "cannot read %s", path);
     for (char *line = s, *eol; (eol = strchr(line, '\n')); line = eol + 1) {
         json_t *msg = json_loadb(line, (size_t)(eol - line), 0, NULL);
@@ -724,7 +535,7 @@ static void notify_open(struct env *e)
 static void notify_pump(struct env *e, long long until)
 {
     for (;;) {
-        long long left = until - now_ms();
+        long long left = until - it_now_ms();
         struct pollfd pfd = { .fd = e->notify_fd, .events = POLLIN };
         char buf[sizeof(e->notes[0].text)];
         ssize_t n;
@@ -740,7 +551,7 @@ static void notify_pump(struct env *e, long long until)
         CHECK(e, n >= 0);
         CHECK(e, e->nnotes < NOTES_MAX);
         buf[n] = '\0';
-        e->notes[e->nnotes].t = now_ms();
+        e->notes[e->nnotes].t = it_now_ms();
         memcpy(e->notes[e->nnotes].text, buf, (size_t)n + 1);
         e->nnotes++;
     }
@@ -763,7 +574,7 @@ static bool note_is(const struct env *e, size_t i, const char *key)
 static size_t notify_wait(struct env *e, int line, size_t from, const char *key,
                           const char *has, long long ms)
 {
-    long long deadline = now_ms() + ms;
+    long long deadline = it_now_ms() + ms;
     size_t i = from;
 
     for (;;) {
@@ -771,9 +582,9 @@ static size_t notify_wait(struct env *e, int line, size_t from, const char *key,
             if (note_is(e, i, key) && (!has || strstr(e->notes[i].text, has)))
                 return i;
         check_alive(e);
-        if (now_ms() > deadline)
+        if (it_now_ms() > deadline)
             break;
-        notify_pump(e, now_ms() + 50);
+        notify_pump(e, it_now_ms() + 50);
     }
     fail_dump(e, line, "waited %lld ms for the notification %s%s%s", ms, key,
               has ? " with " : "", has ? has : "");
@@ -785,33 +596,16 @@ static size_t notify_wait(struct env *e, int line, size_t from, const char *key,
 
 /* ---- HTTP ---- */
 
-/* A TCP port on 127.0.0.1 that nothing listens on (just released). */
-static unsigned free_port(void)
-{
-    struct sockaddr_in sa = { .sin_family = AF_INET };
-    socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    unsigned port;
-
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-        getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
-        fail_msg("cannot find a free port: %s", strerror(errno));
-    port = ntohs(sa.sin_port);
-    close(fd);
-    return port;
-}
-
 /* An answer: status (0 when no connection), Content-Type and body. */
 struct reply {
     long code;
     char type[128];
-    struct text body;
+    struct it_buf body;
 };
 
 static size_t body_cb(char *p, size_t size, size_t n, void *arg)
 {
-    text_put(arg, p, size * n);
+    it_buf_put(arg, p, size * n);
     return size * n;
 }
 
@@ -823,7 +617,7 @@ static void http_get(unsigned port, const char *path, struct reply *r)
     CURL *c = curl_easy_init();
 
     memset(r, 0, sizeof(*r));
-    text_put(&r->body, "", 0);
+    it_buf_put(&r->body, "", 0);
     if (!c)
         fail_msg("curl_easy_init failed");
     snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
@@ -845,16 +639,16 @@ static void http_get(unsigned port, const char *path, struct reply *r)
 static void http_wait_up(struct env *e, unsigned port, const char *path,
                          struct reply *r)
 {
-    long long deadline = now_ms() + START_MS;
+    long long deadline = it_now_ms() + START_MS;
 
     for (;;) {
         http_get(port, path, r);
         if (r->code != 0)
             return;
-        text_release(&r->body);
+        it_buf_release(&r->body);
         check_alive(e);
-        CHECKF(e, now_ms() < deadline, "nothing answered on port %u", port);
-        sleep_ms(50);
+        CHECKF(e, it_now_ms() < deadline, "nothing answered on port %u", port);
+        it_sleep_ms(50);
     }
 }
 
@@ -1122,11 +916,11 @@ static json_t *scrape(struct env *e, unsigned port, char **raw)
            "GET /metrics: Content-Type %s", r.type);
     CHECKF(e, strstr(r.type, "version=0.0.4") != NULL,
            "GET /metrics: Content-Type %s has no version=0.0.4", r.type);
-    samples = parse_metrics(e, r.body.s);
+    samples = parse_metrics(e, r.body.data);
     if (raw)
-        *raw = r.body.s;
+        *raw = r.body.data;
     else
-        text_release(&r.body);
+        it_buf_release(&r.body);
     return samples;
 }
 
@@ -1140,8 +934,7 @@ static int setup(void **state)
         return -1;
     e->notify_fd = -1;
     e->notes = calloc(NOTES_MAX, sizeof(*e->notes));
-    strcpy(e->dir, "/tmp/bm_service.XXXXXX");
-    if (!e->notes || !mkdtemp(e->dir)) {
+    if (!e->notes || it_mkdtemp(e->dir, sizeof(e->dir), "service") != 0) {
         free(e->notes);
         free(e);
         return -1;
@@ -1154,19 +947,13 @@ static int teardown(void **state)
 {
     struct env *e = *state;
 
-    if (e->daemon > 0) {
-        kill(e->daemon, SIGTERM);
-        if (wait_exit(e->daemon, 2000) == -1) {
-            kill(e->daemon, SIGKILL);
-            waitpid(e->daemon, NULL, 0);
-        }
-    }
+    it_stop(e->daemon, 2000);
     if (e->notify_fd >= 0)
         close(e->notify_fd);
     json_decref(e->decisions);
     free(e->err);
     free(e->notes);
-    remove_dir(e->dir);
+    it_remove_tree(e->dir);
     free(e);
     return 0;
 }
@@ -1241,11 +1028,11 @@ static void test_notify(void **state)
     WAIT_LOG(e, "[daemon] reloaded: 1 packs, 2 rules, 1 sources", 1, WAIT_MS);
 
     /* A little more running, to see the watchdog go on after a reload. */
-    notify_pump(e, now_ms() + 1200);
+    notify_pump(e, it_now_ms() + 1200);
     stop_from = e->nnotes;
     stop_daemon(e); /* SIGTERM, exit 0 */
     /* The datagrams wait in the socket after the daemon is gone. */
-    notify_pump(e, now_ms() + 100);
+    notify_pump(e, it_now_ms() + 100);
     for (i = stop_from; i < e->nnotes && !note_is(e, i, "STOPPING=1"); i++)
         ;
     CHECKF(e, i < e->nnotes, "no STOPPING=1 after SIGTERM");
@@ -1374,7 +1161,7 @@ static void test_reload_no_gap(void **state)
     WAIT_LOG(e, "reload failed", 1, WAIT_MS);
     /* Lines printed from now on were decided after the failed reload (the
      * stdout sink flushes every 100 ms). */
-    sleep_ms(300);
+    it_sleep_ms(300);
     after_fail = count_from(e, "a");
     WAIT_OUT(e, "\"source\":\"a\"", after_fail + 5, WAIT_MS);
     WAIT_LOG(e, "[source:replay:a] replay finished: 90 lines", 1, WAIT_MS);
@@ -1402,11 +1189,11 @@ static void test_reload_no_gap(void **state)
            "a failed reload is not an error: %s", failed);
     CHECKF(e, strstr(failed, where) != NULL,
            "the failed reload does not say where (%s): %s", where, failed);
-    CHECKF(e, count_str(e->err, "reload failed") == 1, "%zu failed reloads",
-           count_str(e->err, "reload failed"));
-    CHECK(e, count_str(e->err, "[daemon] reloaded: ") == 1);
-    CHECK(e, count_str(e->err, "[source:replay:a] starting") == 1);
-    CHECK(e, count_str(e->err, "[source:replay:b] starting") == 2);
+    CHECKF(e, it_count_str(e->err, "reload failed") == 1, "%zu failed reloads",
+           it_count_str(e->err, "reload failed"));
+    CHECK(e, it_count_str(e->err, "[daemon] reloaded: ") == 1);
+    CHECK(e, it_count_str(e->err, "[source:replay:a] starting") == 1);
+    CHECK(e, it_count_str(e->err, "[source:replay:b] starting") == 2);
 
     /* a: every post of the file, once, in file order. */
     ids = file_ids(e, "a.ndjson");
@@ -1505,7 +1292,7 @@ static void check_hash(struct env *e, char *hash, size_t n)
 static void test_metrics_and_health(void **state)
 {
     struct env *e = *state;
-    unsigned port = free_port();
+    unsigned port = it_free_port();
     char config[512], hash[64], label[128];
     const char *feed[] = { "source=\"feed\"", "type=\"replay\"", NULL };
     const char *streaming[] = { "source=\"feed\"", "state=\"streaming\"",
@@ -1529,11 +1316,11 @@ static void test_metrics_and_health(void **state)
     check_hash(e, hash, sizeof(hash));
     daemon_start(e, NULL);
     http_wait_up(e, port, "/health", &r);
-    text_release(&r.body);
+    it_buf_release(&r.body);
     WAIT_OUT(e, "\"source\":\"feed\"", 20, WAIT_MS);
 
     s1 = scrape(e, port, NULL);
-    sleep_ms(500);
+    it_sleep_ms(500);
     s2 = scrape(e, port, NULL);
     CHECK(e, metric(s1, "brandmon_posts_in_total", feed, &in1) && in1 > 0);
     CHECK(e, metric(s1, "brandmon_posts_decided_total", NULL, &dec1));
@@ -1556,14 +1343,14 @@ static void test_metrics_and_health(void **state)
     json_decref(s2);
 
     http_get(port, "/health", &r);
-    CHECKF(e, r.code == 200, "GET /health: %ld: %s", r.code, r.body.s);
-    CHECKF(e, strstr(r.body.s, "ok source feed: streaming") != NULL,
-           "GET /health: %s", r.body.s);
-    CHECKF(e, !strstr(r.body.s, "fail"), "GET /health: %s", r.body.s);
-    text_release(&r.body);
+    CHECKF(e, r.code == 200, "GET /health: %ld: %s", r.code, r.body.data);
+    CHECKF(e, strstr(r.body.data, "ok source feed: streaming") != NULL,
+           "GET /health: %s", r.body.data);
+    CHECKF(e, !strstr(r.body.data, "fail"), "GET /health: %s", r.body.data);
+    it_buf_release(&r.body);
     http_get(port, "/nothing-here", &r);
     CHECKF(e, r.code == 404, "GET /nothing-here: %ld", r.code);
-    text_release(&r.body);
+    it_buf_release(&r.body);
     stop_daemon(e);
 }
 
@@ -1575,7 +1362,7 @@ static void test_metrics_and_health(void **state)
 static void test_health_no_source(void **state)
 {
     struct env *e = *state;
-    unsigned port = free_port(), closed = free_port();
+    unsigned port = it_free_port(), closed = it_free_port();
     const char *streaming[] = { "source=\"dead\"", "state=\"streaming\"",
                                 NULL };
     char config[512];
@@ -1597,19 +1384,19 @@ static void test_health_no_source(void **state)
     write_config(e, config);
     daemon_start(e, NULL);
     http_wait_up(e, port, "/health", &r);
-    deadline = now_ms() + 5000;
-    while (r.code != 503 && now_ms() < deadline) {
-        text_release(&r.body);
-        sleep_ms(100);
+    deadline = it_now_ms() + 5000;
+    while (r.code != 503 && it_now_ms() < deadline) {
+        it_buf_release(&r.body);
+        it_sleep_ms(100);
         check_alive(e);
         http_get(port, "/health", &r);
     }
-    CHECKF(e, r.code == 503, "GET /health: %ld: %s", r.code, r.body.s);
-    CHECKF(e, strstr(r.body.s, "fail no source is streaming") != NULL,
-           "GET /health: %s", r.body.s);
-    CHECKF(e, strstr(r.body.s, "source dead: ") != NULL, "GET /health: %s",
-           r.body.s);
-    text_release(&r.body);
+    CHECKF(e, r.code == 503, "GET /health: %ld: %s", r.code, r.body.data);
+    CHECKF(e, strstr(r.body.data, "fail no source is streaming") != NULL,
+           "GET /health: %s", r.body.data);
+    CHECKF(e, strstr(r.body.data, "source dead: ") != NULL, "GET /health: %s",
+           r.body.data);
+    it_buf_release(&r.body);
     samples = scrape(e, port, NULL);
     CHECK(e, metric(samples, "brandmon_source_state", streaming, &v) && v == 0);
     json_decref(samples);
@@ -1630,7 +1417,7 @@ static void test_health_no_source(void **state)
 static void test_check_while_running(void **state)
 {
     struct env *e = *state;
-    unsigned port = free_port();
+    unsigned port = it_free_port();
     char config[512], hash[64], label[128];
     const char *with_hash[] = { label, NULL };
     json_t *samples;
@@ -1644,7 +1431,7 @@ static void test_check_while_running(void **state)
     write_config(e, config);
     daemon_start(e, NULL);
     http_wait_up(e, port, "/health", &r);
-    text_release(&r.body);
+    it_buf_release(&r.body);
     check_hash(e, hash, sizeof(hash));
     samples = scrape(e, port, NULL);
     snprintf(label, sizeof(label), "hash=\"%s\"", hash);
@@ -1661,11 +1448,11 @@ static void test_check_while_running(void **state)
  * Accepts one connection on @lfd within @ms, reads the request head into
  * @req and answers 401. False when no request came.
  */
-static bool answer_401(struct env *e, int lfd, long long ms, struct text *req)
+static bool answer_401(struct env *e, int lfd, long long ms, struct it_buf *req)
 {
     static const char body[] =
         "{\"title\":\"Unauthorized\",\"status\":401,\"detail\":\"no\"}\n";
-    long long deadline = now_ms() + ms;
+    long long deadline = it_now_ms() + ms;
     struct pollfd pfd = { .fd = lfd, .events = POLLIN };
     char resp[512];
     int fd, n;
@@ -1681,8 +1468,8 @@ static bool answer_401(struct env *e, int lfd, long long ms, struct text *req)
         return false;
     fd = accept(lfd, NULL, NULL);
     CHECK(e, fd >= 0);
-    text_put(req, "", 0);
-    while (!strstr(req->s, "\r\n\r\n") && now_ms() < deadline) {
+    it_buf_put(req, "", 0);
+    while (!strstr(req->data, "\r\n\r\n") && it_now_ms() < deadline) {
         char buf[2048];
         ssize_t got;
 
@@ -1692,11 +1479,11 @@ static bool answer_401(struct env *e, int lfd, long long ms, struct text *req)
         got = recv(fd, buf, sizeof(buf), 0);
         if (got <= 0)
             break;
-        text_put(req, buf, (size_t)got);
+        it_buf_put(req, buf, (size_t)got);
     }
     (void)!send(fd, resp, (size_t)n, MSG_NOSIGNAL);
     close(fd);
-    return strstr(req->s, "\r\n\r\n") != NULL;
+    return strstr(req->data, "\r\n\r\n") != NULL;
 }
 
 /*
@@ -1712,8 +1499,8 @@ static void test_logging_no_secret(void **state)
     struct env *e = *state;
     struct sockaddr_in sa = { .sin_family = AF_INET };
     socklen_t len = sizeof(sa);
-    unsigned port = free_port(), closed = free_port();
-    struct text req = { 0 };
+    unsigned port = it_free_port(), closed = it_free_port();
+    struct it_buf req = { 0 };
     char config[1024], *out, *metrics_text;
     json_t *samples;
     struct reply r;
@@ -1745,15 +1532,15 @@ static void test_logging_no_secret(void **state)
     CHECKF(e, answer_401(e, lfd, START_MS, &req),
            "the source 'denied' sent no request");
     close(lfd);
-    CHECKF(e, strstr(req.s, "Bearer " SECRET "\r\n") != NULL,
-           "the request carries no bearer token:\n%s", req.s);
-    text_release(&req);
+    CHECKF(e, strstr(req.data, "Bearer " SECRET "\r\n") != NULL,
+           "the request carries no bearer token:\n%s", req.data);
+    it_buf_release(&req);
     http_wait_up(e, port, "/health", &r);
-    CHECKF(e, !strstr(r.body.s, SECRET), "/health: %s", r.body.s);
-    text_release(&r.body);
+    CHECKF(e, !strstr(r.body.data, SECRET), "/health: %s", r.body.data);
+    it_buf_release(&r.body);
     WAIT_LOG(e, "[source:x:closed]", 2, WAIT_MS);
     WAIT_LOG(e, "[source:x:denied]", 2, WAIT_MS);
-    sleep_ms(1000);
+    it_sleep_ms(1000);
     samples = scrape(e, port, &metrics_text);
     json_decref(samples);
     CHECKF(e, !strstr(metrics_text, SECRET), "the token is in /metrics");

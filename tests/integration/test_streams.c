@@ -19,12 +19,8 @@
  * milliseconds, `stall: 1s`), so each test takes a few seconds at most; the
  * longest is the 503 one, which waits out the HTTP backoff's first 4-6 s.
  */
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -34,10 +30,11 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
+
+#include "harness.h"
 
 #ifndef BM_BINARY
 #error "BM_BINARY must name the brandmond binary"
@@ -64,8 +61,6 @@
 /* The generic field map used by most generic sources below. */
 #define FIELDS "    fields: {id: /id, text: /text}\n"
 
-extern char **environ;
-
 /* One test's world: a folder, a mock server and a daemon. */
 struct env {
     char dir[64];
@@ -84,67 +79,10 @@ struct summary {
     char skipped[512];
 };
 
-/* A growing string. */
-struct text {
-    char *s; /* owned; NUL-terminated */
-    size_t len;
-    size_t cap;
-};
-
 /* ---- small things ---- */
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
-static void text_put(struct text *t, const void *p, size_t n)
-{
-    if (t->len + n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 1024;
-        char *s;
-
-        while (cap < t->len + n + 1)
-            cap *= 2;
-        s = realloc(t->s, cap);
-        if (!s)
-            fail_msg("out of memory");
-        t->s = s;
-        t->cap = cap;
-    }
-    memcpy(t->s + t->len, p, n);
-    t->len += n;
-    t->s[t->len] = '\0';
-}
-
-__attribute__((format(printf, 2, 3))) static void text_add(struct text *t,
-                                                           const char *fmt, ...)
-{
-    char buf[8192];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof(buf))
-        fail_msg("text_add: line too long");
-    text_put(t, buf, (size_t)n);
-}
-
 /* Appends @msg as one compact JSON line ending in @eol; takes @msg. */
-static void text_json(struct text *t, json_t *msg, const char *eol)
+static void text_json(struct it_buf *t, json_t *msg, const char *eol)
 {
     char *s;
 
@@ -154,48 +92,14 @@ static void text_json(struct text *t, json_t *msg, const char *eol)
     json_decref(msg);
     if (!s)
         fail_msg("out of memory");
-    text_put(t, s, strlen(s));
-    text_put(t, eol, strlen(eol));
+    it_buf_put(t, s, strlen(s));
+    it_buf_put(t, eol, strlen(eol));
     free(s);
-}
-
-static void text_release(struct text *t)
-{
-    free(t->s);
-    memset(t, 0, sizeof(*t));
-}
-
-/* @path whole, NUL-terminated, or NULL when it cannot be read. */
-static char *slurp(const char *path, size_t *len)
-{
-    struct text t = { 0 };
-    char buf[4096];
-    size_t got;
-    FILE *f = fopen(path, "rb");
-
-    if (!f)
-        return NULL;
-    text_put(&t, "", 0);
-    while ((got = fread(buf, 1, sizeof(buf), f)) > 0)
-        text_put(&t, buf, got);
-    fclose(f);
-    if (len)
-        *len = t.len;
-    return t.s;
 }
 
 static const char *or_empty(const char *s)
 {
     return s ? s : "";
-}
-
-static size_t count_str(const char *hay, const char *needle)
-{
-    size_t n = 0, k = strlen(needle);
-
-    for (const char *p = hay; p && (p = strstr(p, needle)); p += k)
-        n++;
-    return n;
 }
 
 /* ---- the folder ---- */
@@ -209,30 +113,9 @@ static void put_file(const struct env *e, const char *name, const void *data,
                      size_t len)
 {
     char path[128];
-    FILE *f;
 
     in_dir(e, name, path, sizeof(path));
-    f = fopen(path, "wb");
-    if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0)
-        fail_msg("cannot write %s", path);
-}
-
-static void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    char path[512];
-
-    if (!d)
-        return;
-    while ((de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
+    it_write_file(path, data, len);
 }
 
 /* ---- failing with the evidence ---- */
@@ -243,7 +126,7 @@ static void dump_file(const struct env *e, const char *name)
     char *s;
 
     in_dir(e, name, path, sizeof(path));
-    s = slurp(path, NULL);
+    s = it_read_file(path, NULL);
     fprintf(stderr, "----- %s -----\n%s%s", name, s ? s : "(none)\n",
             s && *s && s[strlen(s) - 1] != '\n' ? "\n" : "");
     free(s);
@@ -281,57 +164,6 @@ fail_dump(const struct env *e, int line, const char *fmt, ...)
 
 /* ---- processes ---- */
 
-static pid_t spawn(const char *bin, const char *const *argv,
-                   const char *out_file, const char *err_file)
-{
-    posix_spawn_file_actions_t fa;
-    pid_t pid;
-    int rc;
-
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    if (out_file)
-        posix_spawn_file_actions_addopen(&fa, 1, out_file,
-                                         O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (err_file)
-        posix_spawn_file_actions_addopen(&fa, 2, err_file,
-                                         O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    rc = posix_spawn(&pid, bin, &fa, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0)
-        fail_msg("cannot run %s: %s", bin, strerror(rc));
-    return pid;
-}
-
-/* Waits up to @ms for @pid; its wait status, or -1 if it is still running. */
-static int wait_exit(pid_t pid, long long ms)
-{
-    long long deadline = now_ms() + ms;
-    int st;
-
-    for (;;) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-
-        if (r == pid)
-            return st;
-        if (r < 0 || now_ms() > deadline)
-            return -1;
-        sleep_ms(5);
-    }
-}
-
-static void describe_status(int st, char *out, size_t n)
-{
-    if (st == -1)
-        snprintf(out, n, "still running");
-    else if (WIFEXITED(st))
-        snprintf(out, n, "exit %d", WEXITSTATUS(st));
-    else if (WIFSIGNALED(st))
-        snprintf(out, n, "killed by signal %d", WTERMSIG(st));
-    else
-        snprintf(out, n, "status %#x", st);
-}
-
 /* Fails the test if brandmond died while the test waited on it. */
 static void check_alive(struct env *e)
 {
@@ -341,7 +173,7 @@ static void check_alive(struct env *e)
     if (!e->daemon || waitpid(e->daemon, &st, WNOHANG) != e->daemon)
         return;
     e->daemon = 0;
-    describe_status(st, how, sizeof(how));
+    it_describe_status(st, how, sizeof(how));
     fail_dump(e, __LINE__, "brandmond ended before SIGTERM: %s", how);
 }
 
@@ -352,37 +184,14 @@ static void mock_start(struct env *e, json_t *routes)
     const char *argv[] = { BM_MOCKSTREAM, "--script", script, "--port-file",
                            port_file,     "--log",    log,    "--max-seconds",
                            "120",         NULL };
-    json_t *root = json_pack("{s:o}", "routes", routes);
-    long long deadline = now_ms() + START_MS;
 
     in_dir(e, "script.json", script, sizeof(script));
     in_dir(e, "port", port_file, sizeof(port_file));
     in_dir(e, "requests.jsonl", log, sizeof(log));
     in_dir(e, "mock.err", err, sizeof(err));
-    if (!root || json_dump_file(root, script, JSON_INDENT(1)) != 0)
-        fail_msg("cannot write the mock script");
-    json_decref(root);
-    e->mock = spawn(BM_MOCKSTREAM, argv, NULL, err);
-    while (now_ms() < deadline) {
-        char *text = slurp(port_file, NULL);
-        int st;
-
-        if (text) {
-            unsigned long port = strtoul(text, NULL, 10);
-
-            free(text);
-            CHECKF(e, port > 0 && port < 65536, "bad port file");
-            e->port = (unsigned)port;
-            return;
-        }
-        if (waitpid(e->mock, &st, WNOHANG) == e->mock) {
-            e->mock = 0;
-            fail_dump(e, __LINE__, "mockstream exited at once (status %#x)",
-                      st);
-        }
-        sleep_ms(POLL_MS);
-    }
-    fail_dump(e, __LINE__, "mockstream wrote no port file");
+    it_write_script(script, routes);
+    e->mock = it_spawn(argv, NULL, "/dev/null", NULL, err, 0);
+    e->port = it_wait_port(&e->mock, port_file, err, START_MS);
 }
 
 /*
@@ -395,33 +204,33 @@ static void daemon_start(struct env *e, const char *tmpl)
 {
     char config[128], out[128], err[128], url[64];
     const char *argv[] = { BM_BINARY, "-c", config, NULL };
-    struct text t = { 0 };
+    struct it_buf t = { 0 };
 
     in_dir(e, "brandmond.yaml", config, sizeof(config));
     in_dir(e, "stdout", out, sizeof(out));
     in_dir(e, "stderr", err, sizeof(err));
     snprintf(url, sizeof(url), "http://127.0.0.1:%u", e->port);
-    text_add(&t,
-             "# written by test_streams.c\n"
-             "instance: streams-test\n"
-             "rules: %s\n"
-             "data_dir: %s\n"
-             "sink: stdout\n",
-             PACK, BM_RULES_DIR);
+    it_buf_printf(&t,
+                  "# written by test_streams.c\n"
+                  "instance: streams-test\n"
+                  "rules: %s\n"
+                  "data_dir: %s\n"
+                  "sink: stdout\n",
+                  PACK, BM_RULES_DIR);
     for (const char *p = tmpl; *p;) {
         if (!strncmp(p, "$URL", 4)) {
-            text_put(&t, url, strlen(url));
+            it_buf_put(&t, url, strlen(url));
             p += 4;
         } else if (!strncmp(p, "$DIR", 4)) {
-            text_put(&t, e->dir, strlen(e->dir));
+            it_buf_put(&t, e->dir, strlen(e->dir));
             p += 4;
         } else {
-            text_put(&t, p++, 1);
+            it_buf_put(&t, p++, 1);
         }
     }
-    put_file(e, "brandmond.yaml", t.s, t.len);
-    text_release(&t);
-    e->daemon = spawn(BM_BINARY, argv, out, err);
+    put_file(e, "brandmond.yaml", t.data, t.len);
+    it_buf_release(&t);
+    e->daemon = it_spawn(argv, NULL, "/dev/null", out, err, 0);
 }
 
 /* ---- reading what happened, while it happens ---- */
@@ -431,7 +240,7 @@ static char *read_in_dir(const struct env *e, const char *name)
     char path[128];
 
     in_dir(e, name, path, sizeof(path));
-    return slurp(path, NULL);
+    return it_read_file(path, NULL);
 }
 
 /* The mock's request log, parsed into e->requests (an array). */
@@ -516,7 +325,7 @@ static const char *request_query(const struct env *e, const char *path,
 static size_t count_log(struct env *e, const char *needle)
 {
     char *s = read_in_dir(e, "stderr");
-    size_t n = count_str(s, needle);
+    size_t n = it_count_str(s, needle);
 
     free(s);
     return n;
@@ -531,9 +340,9 @@ static size_t count_out(struct env *e, const char *id)
 
     if (id) {
         snprintf(key, sizeof(key), "{\"post_id\":\"%s\",", id);
-        n = count_str(s, key);
+        n = it_count_str(s, key);
     } else {
-        n = count_str(s, "\n");
+        n = it_count_str(s, "\n");
     }
     free(s);
     return n;
@@ -545,7 +354,7 @@ typedef size_t (*count_fn)(struct env *e, const char *arg);
 static void wait_for(struct env *e, int line, count_fn fn, const char *what,
                      const char *arg, size_t want, long long ms)
 {
-    long long deadline = now_ms() + ms;
+    long long deadline = it_now_ms() + ms;
     size_t got;
 
     for (;;) {
@@ -553,9 +362,9 @@ static void wait_for(struct env *e, int line, count_fn fn, const char *what,
         if (got >= want)
             return;
         check_alive(e);
-        if (now_ms() > deadline)
+        if (it_now_ms() > deadline)
             break;
-        sleep_ms(POLL_MS);
+        it_sleep_ms(POLL_MS);
     }
     fail_dump(e, line, "waited %lld ms for %zu %s \"%s\", saw %zu", ms, want,
               what, arg ? arg : "(any)", got);
@@ -582,19 +391,19 @@ static void stop_all(struct env *e)
 
     if (e->daemon) {
         kill(e->daemon, SIGTERM);
-        st = wait_exit(e->daemon, STOP_MS);
+        st = it_wait_pid(e->daemon, STOP_MS);
         if (st != -1)
             e->daemon = 0;
-        describe_status(st, how, sizeof(how));
+        it_describe_status(st, how, sizeof(how));
         CHECKF(e, st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
                "brandmond after SIGTERM: %s (want exit 0)", how);
     }
     if (e->mock) {
         kill(e->mock, SIGTERM);
-        st = wait_exit(e->mock, STOP_MS);
+        st = it_wait_pid(e->mock, STOP_MS);
         if (st != -1)
             e->mock = 0;
-        describe_status(st, how, sizeof(how));
+        it_describe_status(st, how, sizeof(how));
         CHECKF(e, st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
                "mockstream after SIGTERM: %s", how);
     }
@@ -838,8 +647,7 @@ static int setup(void **state)
 
     if (!e)
         return -1;
-    strcpy(e->dir, "/tmp/bm_streams.XXXXXX");
-    if (!mkdtemp(e->dir)) {
+    if (it_mkdtemp(e->dir, sizeof(e->dir), "streams") != 0) {
         free(e);
         return -1;
     }
@@ -847,27 +655,16 @@ static int setup(void **state)
     return 0;
 }
 
-static void kill_child(pid_t pid)
-{
-    if (pid <= 0)
-        return;
-    kill(pid, SIGTERM);
-    if (wait_exit(pid, 2000) == -1) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-    }
-}
-
 static int teardown(void **state)
 {
     struct env *e = *state;
 
-    kill_child(e->daemon);
-    kill_child(e->mock);
+    it_stop(e->daemon, 2000);
+    it_stop(e->mock, 2000);
     json_decref(e->decisions);
     json_decref(e->requests);
     free(e->err);
-    remove_dir(e->dir);
+    it_remove_tree(e->dir);
     free(e);
     return 0;
 }
@@ -886,14 +683,14 @@ static int teardown(void **state)
 static void test_preset_x(void **state)
 {
     struct env *e = *state;
-    struct text a = { 0 }, b = { 0 };
+    struct it_buf a = { 0 }, b = { 0 };
     struct summary s;
     const char *const order[] = { "1001", "1002", "1003", NULL };
     json_t *sc1, *sc2;
 
-    text_add(&a, "\r\n");
+    it_buf_printf(&a, "\r\n");
     text_json(&a, x_post("1001", "My Acme printer jammed again", NULL), "\r\n");
-    text_add(&a, "\r\n");
+    it_buf_printf(&a, "\r\n");
     text_json(&a,
               x_post("1002",
                      "A long thread about the office printer situation, "
@@ -902,15 +699,16 @@ static void test_preset_x(void **state)
                      "Part two: the Acme printer jammed on every page and "
                      "support was no help at all."),
               "\r\n");
-    text_add(&a, "\r\n\r\n");
+    it_buf_printf(&a, "\r\n\r\n");
     text_json(&a, x_disconnect(), "\r\n");
     text_json(&b, x_post("1003", "I love my Acme printer, it is great", NULL),
               "\r\n");
-    sc1 = set_int(scenario("ndjson", a.s, "close"), "keepalive_pause_ms", 50);
+    sc1 =
+        set_int(scenario("ndjson", a.data, "close"), "keepalive_pause_ms", 50);
     json_object_set_new(sc1, "chunk", json_pack("[i,i]", 1, 40));
-    sc2 = scenario("ndjson", b.s, "keepalive:200");
-    text_release(&a);
-    text_release(&b);
+    sc2 = scenario("ndjson", b.data, "keepalive:200");
+    it_buf_release(&a);
+    it_buf_release(&b);
     mock_start(e, json_pack("{s:[o,o]}", "/2/tweets/search/stream", sc1, sc2));
     put_file(e, "x_token", "x-secret-token\n", 15);
     daemon_start(e, "sources:\n"
@@ -932,7 +730,7 @@ static void test_preset_x(void **state)
                             "operational-disconnect") != NULL);
     CHECK(e, strstr(e->err, "[source:x:xs] the server ended the stream; "
                             "reconnecting in 0 ms (network backoff)") != NULL);
-    CHECK(e, count_str(e->err, "[source:x:xs] connected (HTTP 200)") == 2);
+    CHECK(e, it_count_str(e->err, "[source:x:xs] connected (HTTP 200)") == 2);
     /* At once: well under the HTTP ladder's 5 s. */
     CHECKF(e,
            request_t(e, "/2/tweets/search/stream", 1) -
@@ -963,33 +761,33 @@ static void test_preset_x(void **state)
 static void test_preset_mastodon(void **state)
 {
     struct env *e = *state;
-    struct text a = { 0 };
+    struct it_buf a = { 0 };
     struct summary s;
     const char *const order[] = { "m1", "m2", "m3", NULL };
     json_t *sc;
 
-    text_add(&a, ":)\n");
-    text_add(&a, "event: update\ndata: ");
+    it_buf_printf(&a, ":)\n");
+    it_buf_printf(&a, "event: update\ndata: ");
     text_json(&a,
               toot("m1", "<p>My <strong>Acme</strong> printer jammed "
                          "&amp; I want a refund</p>"),
               "\n\n");
-    text_add(&a, ":thump\n");
-    text_add(&a, "event: delete\ndata: 114160021234567890\n\n");
-    text_add(&a, "event: update\ndata: ");
+    it_buf_printf(&a, ":thump\n");
+    it_buf_printf(&a, "event: delete\ndata: 114160021234567890\n\n");
+    it_buf_printf(&a, "event: update\ndata: ");
     text_json(&a,
               toot("m2", "<p>I <em>love</em> my Acme printer, it is "
                          "great</p>"),
               "\n\n");
-    text_add(&a, ":thump\n");
-    text_add(&a, "event: status.update\ndata: ");
+    it_buf_printf(&a, ":thump\n");
+    it_buf_printf(&a, "event: status.update\ndata: ");
     text_json(&a,
               toot("m3", "<p>Edited: the Acme printer is broken "
                          "again</p>"),
               "\n\n");
-    sc = set_int(scenario("sse", a.s, "hang"), "keepalive_pause_ms", 50);
+    sc = set_int(scenario("sse", a.data, "hang"), "keepalive_pause_ms", 50);
     json_object_set_new(sc, "chunk", json_pack("[i,i]", 1, 64));
-    text_release(&a);
+    it_buf_release(&a);
     mock_start(e, json_pack("{s:o}", "/api/v1/streaming/public", sc));
     daemon_start(e, "sources:\n"
                     "  - name: fedi\n"
@@ -1021,35 +819,35 @@ static void test_preset_mastodon(void **state)
 static void test_preset_sse_resume(void **state)
 {
     struct env *e = *state;
-    struct text a = { 0 }, b = { 0 };
+    struct it_buf a = { 0 }, b = { 0 };
     struct summary s;
     const char *const order[] = { "s1", "s2", "s3", NULL };
     long long gap;
     json_t *sc1, *sc2;
 
-    text_add(&a, "retry: 4000\n\n");
-    text_add(&a, "id: ev-41\nevent: mention\ndata: ");
+    it_buf_printf(&a, "retry: 4000\n\n");
+    it_buf_printf(&a, "id: ev-41\nevent: mention\ndata: ");
     text_json(&a,
               json_pack("{s:{s:s, s:s}, s:{s:s, s:i}}", "msg", "id", "s1",
                         "body", "the Acme printer jammed", "who", "handle",
                         "feeder", "followers", 77),
               "\n\n");
-    text_add(&a, "id: ev-42\nevent: mention\ndata: ");
+    it_buf_printf(&a, "id: ev-42\nevent: mention\ndata: ");
     text_json(&a,
               json_pack("{s:{s:s, s:s}, s:{s:s, s:i}}", "msg", "id", "s2",
                         "body", "love the new Acme printer, great", "who",
                         "handle", "feeder", "followers", 77),
               "\n\n");
-    text_add(&b, "id: ev-43\ndata: ");
+    it_buf_printf(&b, "id: ev-43\ndata: ");
     text_json(&b,
               json_pack("{s:{s:s, s:s}, s:{s:s, s:i}}", "msg", "id", "s3",
                         "body", "Acme printer broken", "who", "handle",
                         "feeder", "followers", 77),
               "\n\n");
-    sc1 = scenario("sse", a.s, "close");
-    sc2 = scenario("sse", b.s, "keepalive:200");
-    text_release(&a);
-    text_release(&b);
+    sc1 = scenario("sse", a.data, "close");
+    sc2 = scenario("sse", b.data, "keepalive:200");
+    it_buf_release(&a);
+    it_buf_release(&b);
     mock_start(e, json_pack("{s:[o,o]}", "/events", sc1, sc2));
     daemon_start(e, "sources:\n"
                     "  - name: feed\n"
@@ -1095,18 +893,18 @@ static void test_preset_sse_resume(void **state)
 static void test_preset_sse_short_retry(void **state)
 {
     struct env *e = *state;
-    struct text a = { 0 }, b = { 0 };
+    struct it_buf a = { 0 }, b = { 0 };
     long long gap;
     json_t *sc1, *sc2;
 
-    text_add(&a, "retry: 800\nid: 7\ndata: ");
+    it_buf_printf(&a, "retry: 800\nid: 7\ndata: ");
     text_json(&a, plain("q1", "Acme printer jammed"), "\n\n");
-    text_add(&b, "id: 8\ndata: ");
+    it_buf_printf(&b, "id: 8\ndata: ");
     text_json(&b, plain("q2", "Acme printer broken"), "\n\n");
-    sc1 = scenario("sse", a.s, "close");
-    sc2 = scenario("sse", b.s, "keepalive:200");
-    text_release(&a);
-    text_release(&b);
+    sc1 = scenario("sse", a.data, "close");
+    sc2 = scenario("sse", b.data, "keepalive:200");
+    it_buf_release(&a);
+    it_buf_release(&b);
     mock_start(e, json_pack("{s:[o,o]}", "/events", sc1, sc2));
     daemon_start(e, "sources:\n"
                     "  - name: feed\n"
@@ -1130,7 +928,7 @@ static void test_preset_sse_short_retry(void **state)
 static void test_preset_ndjson(void **state)
 {
     struct env *e = *state;
-    struct text a = { 0 };
+    struct it_buf a = { 0 };
     struct summary s;
     const char *const order[] = { "n1", "n2", "n3", NULL };
     const json_t *d;
@@ -1142,7 +940,7 @@ static void test_preset_ndjson(void **state)
                         "user", "handle", "ann", "followers", 12000, "lang",
                         "en"),
               "\n");
-    text_add(&a, "\n");
+    it_buf_printf(&a, "\n");
     text_json(&a,
               json_pack("{s:{s:s, s:s}, s:{s:s, s:i}, s:s}", "post", "key",
                         "n2", "body", "my acme printer is great, love it",
@@ -1153,8 +951,8 @@ static void test_preset_ndjson(void **state)
                         "n3", "body", "acme printers: broken again", "user",
                         "handle", "cat", "followers", 9, "lang", "en"),
               "\n");
-    sc = scenario("ndjson", a.s, "keepalive:200");
-    text_release(&a);
+    sc = scenario("ndjson", a.data, "keepalive:200");
+    it_buf_release(&a);
     mock_start(e, json_pack("{s:o}", "/feed", sc));
     daemon_start(e, "sources:\n"
                     "  - name: partner\n"
@@ -1349,7 +1147,7 @@ static void test_preset_poll_hn(void **state)
 static void test_preset_replay(void **state)
 {
     struct env *e = *state;
-    struct text a = { 0 };
+    struct it_buf a = { 0 };
     struct summary s;
     const char *const order[] = { "r1", "r2", "r3", "r4", "r5", NULL };
     long long t_start, t_end;
@@ -1360,8 +1158,8 @@ static void test_preset_replay(void **state)
     text_json(&a, x_post("r2", "love my Acme printer, great", NULL), "\n");
     text_json(&a, x_post("r4", "Acme printer: refund please", NULL), "\n");
     text_json(&a, x_post("r5", "the acme printer is great", NULL), "\n");
-    put_file(e, "replay.ndjson", a.s, a.len);
-    text_release(&a);
+    put_file(e, "replay.ndjson", a.data, a.len);
+    it_buf_release(&a);
     mock_start(e, json_object());
     daemon_start(e, "sources:\n"
                     "  - name: demo\n"
@@ -1370,9 +1168,9 @@ static void test_preset_replay(void **state)
                     "    rate: 10\n"
                     "    loop: false\n");
     WAIT_LOG(e, "[source:replay:demo] starting", 1, START_MS);
-    t_start = now_ms();
+    t_start = it_now_ms();
     WAIT_LOG(e, "[source:replay:demo] replay finished: 6 lines", 1, WAIT_MS);
-    t_end = now_ms();
+    t_end = it_now_ms();
     WAIT_OUT(e, NULL, 5, WAIT_MS);
     stop_all(e);
 
@@ -1399,7 +1197,7 @@ static void test_preset_replay(void **state)
 static void test_fault_close_mid_frame(void **state)
 {
     struct env *e = *state;
-    struct text a = { 0 }, b = { 0 };
+    struct it_buf a = { 0 }, b = { 0 };
     struct summary s;
     size_t first;
     json_t *sc1, *sc2;
@@ -1409,11 +1207,11 @@ static void test_fault_close_mid_frame(void **state)
     text_json(&a, x_post("c2", "Acme printer broken, the cut one", NULL),
               "\r\n");
     text_json(&b, x_post("c3", "Acme printer great, love it", NULL), "\r\n");
-    sc1 = set_int(scenario("ndjson", a.s, NULL), "close_after_bytes",
+    sc1 = set_int(scenario("ndjson", a.data, NULL), "close_after_bytes",
                   (long long)(first + (a.len - first) / 2));
-    sc2 = scenario("ndjson", b.s, "keepalive:200");
-    text_release(&a);
-    text_release(&b);
+    sc2 = scenario("ndjson", b.data, "keepalive:200");
+    it_buf_release(&a);
+    it_buf_release(&b);
     mock_start(e, json_pack("{s:[o,o]}", "/stream", sc1, sc2));
     daemon_start(e, "sources:\n"
                     "  - name: xs\n"
@@ -1443,17 +1241,17 @@ static void test_fault_close_mid_frame(void **state)
 static void test_fault_stall(void **state)
 {
     struct env *e = *state;
-    struct text a = { 0 }, b = { 0 };
+    struct it_buf a = { 0 }, b = { 0 };
     struct summary s;
     long long gap;
     json_t *sc1, *sc2;
 
     text_json(&a, x_post("h1", "Acme printer jammed", NULL), "\r\n");
     text_json(&b, x_post("h2", "Acme printer great", NULL), "\r\n");
-    sc1 = scenario("ndjson", a.s, "hang");
-    sc2 = scenario("ndjson", b.s, "keepalive:200");
-    text_release(&a);
-    text_release(&b);
+    sc1 = scenario("ndjson", a.data, "hang");
+    sc2 = scenario("ndjson", b.data, "keepalive:200");
+    it_buf_release(&a);
+    it_buf_release(&b);
     mock_start(e, json_pack("{s:[o,o]}", "/stream", sc1, sc2));
     daemon_start(e, "sources:\n"
                     "  - name: xs\n"
@@ -1504,10 +1302,10 @@ static void test_fault_429(void **state)
                     "    type: x\n"
                     "    url: $URL/stream\n");
     WAIT_LOG(e, "(rate-limit backoff)", 1, WAIT_MS);
-    t0 = now_ms();
+    t0 = it_now_ms();
     /* Watch for a second request for two seconds after the 429. */
-    while (now_ms() - t0 < 2000 && count_requests(e, "/stream") < 2)
-        sleep_ms(50);
+    while (it_now_ms() - t0 < 2000 && count_requests(e, "/stream") < 2)
+        it_sleep_ms(50);
     stop_all(e);
 
     CHECK(e, json_array_size(e->decisions) == 0);
@@ -1536,7 +1334,7 @@ static void test_fault_429(void **state)
 static void test_fault_503(void **state)
 {
     struct env *e = *state;
-    struct text b = { 0 };
+    struct it_buf b = { 0 };
     struct summary s;
     long long gap;
     json_t *sc1, *sc2;
@@ -1545,8 +1343,8 @@ static void test_fault_503(void **state)
                   "status", 503);
     set_str(sc1, "content_type", "text/plain");
     text_json(&b, plain("u1", "Acme printer jammed"), "\n");
-    sc2 = scenario("ndjson", b.s, "keepalive:200");
-    text_release(&b);
+    sc2 = scenario("ndjson", b.data, "keepalive:200");
+    it_buf_release(&b);
     mock_start(e, json_pack("{s:[o,o]}", "/feed", sc1, sc2));
     daemon_start(e, "sources:\n"
                     "  - name: feed\n"
@@ -1575,7 +1373,7 @@ static void test_fault_503(void **state)
 static void test_fault_401(void **state)
 {
     struct env *e = *state;
-    struct text b = { 0 };
+    struct it_buf b = { 0 };
     struct summary s;
     const char *const order[] = { "g1", "g2", "g3", NULL };
     json_t *bad, *good;
@@ -1587,13 +1385,13 @@ static void test_fault_401(void **state)
                          NULL),
                 "status", 401);
     text_json(&b, plain("g1", "Acme printer jammed"), "\n");
-    text_add(&b, "\n");
+    it_buf_printf(&b, "\n");
     text_json(&b, plain("g2", "Acme printer broken"), "\n");
-    text_add(&b, "\n");
+    it_buf_printf(&b, "\n");
     text_json(&b, plain("g3", "love my Acme printer, great"), "\n");
-    good = set_int(scenario("ndjson", b.s, "keepalive:200"),
+    good = set_int(scenario("ndjson", b.data, "keepalive:200"),
                    "keepalive_pause_ms", 150);
-    text_release(&b);
+    it_buf_release(&b);
     mock_start(e, json_pack("{s:o, s:o}", "/bad", bad, "/good", good));
     put_file(e, "token", "wrong-token-123\n", 16);
     daemon_start(e, "sources:\n"
@@ -1635,19 +1433,20 @@ static void test_fault_401(void **state)
 static void test_fault_garbage(void **state)
 {
     struct env *e = *state;
-    struct text a = { 0 };
+    struct it_buf a = { 0 };
     struct summary s;
     const char *const order[] = { "k1", "k2", "k3", NULL };
     char path[128];
     json_t *sc;
 
     text_json(&a, plain("k1", "Acme printer jammed"), "\n");
-    text_add(&a, "this is not json {\"id\": \n");
+    it_buf_printf(&a, "this is not json {\"id\": \n");
     text_json(&a, plain("k2", "Acme printer broken"), "\n");
-    text_add(&a, "{\"id\":\"kx\",\"text\":\"caf\xE9 acme printer jammed\"}\n");
+    it_buf_printf(&a,
+                  "{\"id\":\"kx\",\"text\":\"caf\xE9 acme printer jammed\"}\n");
     text_json(&a, plain("k3", "love the Acme printer, great"), "\n");
-    put_file(e, "garbage.ndjson", a.s, a.len);
-    text_release(&a);
+    put_file(e, "garbage.ndjson", a.data, a.len);
+    it_buf_release(&a);
     in_dir(e, "garbage.ndjson", path, sizeof(path));
     sc = scenario("ndjson", "", "keepalive:200");
     json_object_del(sc, "body");
@@ -1680,7 +1479,7 @@ static void test_fault_garbage(void **state)
 static void test_fault_html_page(void **state)
 {
     struct env *e = *state;
-    struct text b = { 0 };
+    struct it_buf b = { 0 };
     struct summary s;
     long long gap;
     json_t *sc1, *sc2;
@@ -1691,10 +1490,10 @@ static void test_fault_html_page(void **state)
                    "</p></body></html>\n",
                    NULL);
     set_str(sc1, "content_type", "text/html; charset=utf-8");
-    text_add(&b, ":)\nevent: update\ndata: ");
+    it_buf_printf(&b, ":)\nevent: update\ndata: ");
     text_json(&b, toot("w1", "<p>Acme printer jammed</p>"), "\n\n");
-    sc2 = scenario("sse", b.s, "keepalive:200");
-    text_release(&b);
+    sc2 = scenario("sse", b.data, "keepalive:200");
+    it_buf_release(&b);
     mock_start(e, json_pack("{s:[o,o]}", "/api/v1/streaming/public", sc1, sc2));
     daemon_start(e, "sources:\n"
                     "  - name: fedi\n"
@@ -1723,7 +1522,7 @@ static void test_fault_html_page(void **state)
 static void test_fault_slow_drip(void **state)
 {
     struct env *e = *state;
-    struct text a = { 0 };
+    struct it_buf a = { 0 };
     struct summary s;
     const char *const order[] = { "d1", "d2", "d3", NULL };
     long long t0, took;
@@ -1734,17 +1533,17 @@ static void test_fault_slow_drip(void **state)
     text_json(&a, plain("d2", "the Acme printer is broken, refund"), "\n");
     text_json(&a, plain("d3", "love my Acme printer, great"), "\n");
     len = a.len;
-    sc = set_int(scenario("ndjson", a.s, "keepalive:200"), "drip_bps", 400);
-    text_release(&a);
+    sc = set_int(scenario("ndjson", a.data, "keepalive:200"), "drip_bps", 400);
+    it_buf_release(&a);
     mock_start(e, json_pack("{s:o}", "/feed", sc));
     daemon_start(e, "sources:\n"
                     "  - name: feed\n"
                     "    type: ndjson\n"
                     "    url: $URL/feed\n" FIELDS);
     WAIT_REQ(e, "/feed", 1, START_MS);
-    t0 = now_ms();
+    t0 = it_now_ms();
     WAIT_OUT(e, "d3", 1, WAIT_MS);
-    took = now_ms() - t0;
+    took = it_now_ms() - t0;
     stop_all(e);
 
     check_in_order(e, "feed", order);
@@ -1763,15 +1562,15 @@ static void test_fault_slow_drip(void **state)
 static void test_fault_accept_only(void **state)
 {
     struct env *e = *state;
-    struct text b = { 0 };
+    struct it_buf b = { 0 };
     struct summary s;
     long long gap;
     json_t *sc1, *sc2;
 
     sc1 = json_pack("{s:b}", "accept_only", 1);
     text_json(&b, x_post("ao1", "Acme printer jammed", NULL), "\r\n");
-    sc2 = scenario("ndjson", b.s, "keepalive:200");
-    text_release(&b);
+    sc2 = scenario("ndjson", b.data, "keepalive:200");
+    it_buf_release(&b);
     mock_start(e, json_pack("{s:[o,o]}", "/stream", sc1, sc2));
     daemon_start(e, "sources:\n"
                     "  - name: xs\n"
@@ -1797,20 +1596,20 @@ static void test_fault_accept_only(void **state)
 static void test_fault_frame_too_long(void **state)
 {
     struct env *e = *state;
-    struct text a = { 0 }, big = { 0 };
+    struct it_buf a = { 0 }, big = { 0 };
     struct summary s;
     const char *const order[] = { "f1", "f2", NULL };
     json_t *sc;
 
     for (int i = 0; i < 560; i++)
-        text_add(&big, "acme jam ");
+        it_buf_printf(&big, "acme jam ");
     text_json(&a, plain("f1", "Acme printer jammed"), "\n");
-    text_json(&a, plain("fbig", big.s), "\n");
+    text_json(&a, plain("fbig", big.data), "\n");
     text_json(&a, plain("f2", "love my Acme printer, great"), "\n");
-    text_release(&big);
+    it_buf_release(&big);
     CHECK(e, a.len > 5000);
-    sc = scenario("ndjson", a.s, "keepalive:200");
-    text_release(&a);
+    sc = scenario("ndjson", a.data, "keepalive:200");
+    it_buf_release(&a);
     mock_start(e, json_pack("{s:o}", "/feed", sc));
     daemon_start(e, "sources:\n"
                     "  - name: feed\n"
@@ -1838,24 +1637,24 @@ static void test_fault_frame_too_long(void **state)
 static void test_fault_broken_and_healthy(void **state)
 {
     struct env *e = *state;
-    struct text a = { 0 }, b = { 0 };
+    struct it_buf a = { 0 }, b = { 0 };
     struct summary s;
     const char *const order[] = { "ok1", "ok2", "ok3", "ok4", "ok5", NULL };
     json_t *broken, *healthy;
 
     text_json(&a, x_post("bx1", "Acme printer jammed", NULL), "\r\n");
-    broken = set_int(scenario("ndjson", a.s, NULL), "close_after_bytes", 40);
-    text_release(&a);
+    broken = set_int(scenario("ndjson", a.data, NULL), "close_after_bytes", 40);
+    it_buf_release(&a);
     for (int i = 1; i <= 5; i++) {
         char id[8];
 
         snprintf(id, sizeof(id), "ok%d", i);
         text_json(&b, plain(id, "Acme printer jammed again"), "\n");
-        text_add(&b, "\n");
+        it_buf_printf(&b, "\n");
     }
-    healthy = set_int(scenario("ndjson", b.s, "keepalive:200"),
+    healthy = set_int(scenario("ndjson", b.data, "keepalive:200"),
                       "keepalive_pause_ms", 100);
-    text_release(&b);
+    it_buf_release(&b);
     mock_start(e,
                json_pack("{s:o, s:o}", "/broken", broken, "/healthy", healthy));
     daemon_start(e, "sources:\n"
@@ -1897,7 +1696,7 @@ static void test_fault_broken_and_healthy(void **state)
 static void test_sigterm(void **state)
 {
     struct env *e = *state;
-    struct text a = { 0 };
+    struct it_buf a = { 0 };
     struct summary s;
     const char *ids[41];
     char names[40][8];
@@ -1909,9 +1708,9 @@ static void test_sigterm(void **state)
         text_json(&a, x_post(names[i], "Acme printer jammed", NULL), "\r\n");
     }
     ids[40] = NULL;
-    text_add(&a, "end-of-batch marker\r\n");
-    sc = scenario("ndjson", a.s, "hang");
-    text_release(&a);
+    it_buf_printf(&a, "end-of-batch marker\r\n");
+    sc = scenario("ndjson", a.data, "hang");
+    it_buf_release(&a);
     mock_start(e, json_pack("{s:o, s:o}", "/stream", sc, "/other",
                             scenario("sse", ":)\n", "keepalive:100")));
     daemon_start(e, "sources:\n"

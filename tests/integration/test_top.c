@@ -10,14 +10,8 @@
  * the footer. Minute buckets are named from the clock, so a test that
  * straddles a minute boundary fills its keys again and reruns.
  */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -25,20 +19,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 #include <hiredis/hiredis.h>
 
+#include "harness.h"
+
 #ifndef BM_BINARY
 #error "BM_BINARY must name the brandmond binary"
 #endif
+/* The path CMake found; empty: redis-server is looked up on PATH. */
 #ifndef BM_REDIS_SERVER
-#define BM_REDIS_SERVER "redis-server"
+#define BM_REDIS_SERVER ""
 #endif
 
 #define PREFIX     "it:"
@@ -47,8 +41,6 @@
 /* sysexits(3), spelled out so the test does not depend on the header. */
 #define EXIT_USAGE       64
 #define EXIT_UNAVAILABLE 69
-
-extern char **environ;
 
 struct redis {
     pid_t pid;
@@ -63,114 +55,35 @@ struct run {
     char *err;  /* owned; NUL-terminated */
 };
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 static long long wall_minute(void)
 {
     return (long long)time(NULL) / 60;
 }
 
-/* A port on 127.0.0.1 nobody listens on right now. */
-static unsigned free_port(void)
-{
-    struct sockaddr_in sa = { .sin_family = AF_INET };
-    socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    unsigned port;
-
-    assert_true(fd >= 0);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    port = ntohs(sa.sin_port);
-    close(fd);
-    return port;
-}
-
-/* redis-server on PATH when the build did not find one. */
-static bool find_server(char *out, size_t n)
-{
-    const char *path = getenv("PATH");
-
-    if (strchr(BM_REDIS_SERVER, '/')) {
-        snprintf(out, n, "%s", BM_REDIS_SERVER);
-        return access(out, X_OK) == 0;
-    }
-    while (path && *path) {
-        size_t len = strcspn(path, ":");
-
-        snprintf(out, n, "%.*s/%s", (int)len, path, BM_REDIS_SERVER);
-        if (access(out, X_OK) == 0)
-            return true;
-        path += len + (path[len] == ':');
-    }
-    return false;
-}
-
 static int group_setup(void **state)
 {
     static struct redis r;
-    char server[512], port[16];
-    const char *argv[] = { "redis-server", "--port",      port, "--bind",
-                           "127.0.0.1",    "--save",      "",   "--appendonly",
-                           "no",           "--daemonize", "no", NULL };
-    posix_spawn_file_actions_t fa;
-    long long deadline;
+    char server[512];
 
-    if (!find_server(server, sizeof(server))) {
+    if (!it_find_tool(BM_REDIS_SERVER, "redis-server", server,
+                      sizeof(server))) {
         fprintf(stderr, "test_top: redis-server is needed (Debian's "
                         "redis-server package; scripts/deps.sh)\n");
         return -1;
     }
-    r.port = free_port();
-    snprintf(port, sizeof(port), "%u", r.port);
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    if (posix_spawn(&r.pid, server, &fa, NULL, (char *const *)argv, environ) !=
-        0) {
-        posix_spawn_file_actions_destroy(&fa);
-        return -1;
-    }
-    posix_spawn_file_actions_destroy(&fa);
-    for (deadline = now_ms() + 10000; now_ms() < deadline; sleep_ms(50)) {
-        redisReply *rep;
-
-        r.c = redisConnect("127.0.0.1", (int)r.port);
-        if (r.c && !r.c->err) {
-            rep = redisCommand(r.c, "PING");
-            if (rep && rep->type == REDIS_REPLY_STATUS) {
-                freeReplyObject(rep);
-                *state = &r;
-                return 0;
-            }
-            if (rep)
-                freeReplyObject(rep);
-        }
+    r.port = it_free_port();
+    r.pid = it_redis_start(server, r.port, NULL, NULL, 10000);
+    r.c = redisConnect("127.0.0.1", (int)r.port);
+    if (!r.c || r.c->err) {
+        fprintf(stderr, "test_top: cannot connect to redis-server on port %u\n",
+                r.port);
         if (r.c)
             redisFree(r.c);
-        r.c = NULL;
+        it_kill(r.pid);
+        return -1;
     }
-    fprintf(stderr, "test_top: redis-server on port %u did not answer\n",
-            r.port);
-    kill(r.pid, SIGKILL);
-    waitpid(r.pid, NULL, 0);
-    return -1;
+    *state = &r;
+    return 0;
 }
 
 static int group_teardown(void **state)
@@ -341,89 +254,31 @@ static void fill(struct redis *r)
 
 /* ---- running brandmond ---- */
 
-static void drain(int fd, char **buf, size_t *len, size_t *cap, bool *open)
-{
-    char chunk[4096];
-    ssize_t n = read(fd, chunk, sizeof(chunk));
-
-    if (n <= 0) {
-        if (n == 0 || errno != EINTR)
-            *open = false;
-        return;
-    }
-    if (*len + (size_t)n + 1 > *cap) {
-        *cap = (*len + (size_t)n + 1) * 2;
-        *buf = realloc(*buf, *cap);
-        assert_non_null(*buf);
-    }
-    memcpy(*buf + *len, chunk, (size_t)n);
-    *len += (size_t)n;
-    (*buf)[*len] = '\0';
-}
-
 /* Runs brandmond with @args; @columns: COLUMNS for it, or NULL for none. */
 static void run_top(struct run *res, const char *const *args,
                     const char *columns)
 {
+    static const char *const drop[] = { "COLUMNS", "NO_COLOR", NULL };
     const char *argv[24] = { "brandmond" };
-    char *envp[256], colenv[32];
-    size_t na = 1, ne = 0, olen = 0, ocap = 0, elen = 0, ecap = 0;
-    int outp[2], errp[2], st;
-    bool oopen = true, eopen = true;
-    posix_spawn_file_actions_t fa;
-    long long deadline;
-    pid_t pid;
+    const char *extra[2] = { NULL, NULL };
+    char colenv[32], **envp;
+    struct it_run r;
+    size_t na = 1;
 
     for (; *args && na < 23; args++)
         argv[na++] = *args;
     argv[na] = NULL;
-    for (char **e = environ; *e && ne < 253; e++)
-        if (strncmp(*e, "COLUMNS=", 8) != 0 && strncmp(*e, "NO_COLOR=", 9))
-            envp[ne++] = *e;
     if (columns) {
         snprintf(colenv, sizeof(colenv), "COLUMNS=%s", columns);
-        envp[ne++] = colenv;
+        extra[0] = colenv;
     }
-    envp[ne] = NULL;
-
-    memset(res, 0, sizeof(*res));
-    assert_int_equal(pipe(outp), 0);
-    assert_int_equal(pipe(errp), 0);
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
-    posix_spawn_file_actions_addclose(&fa, outp[0]);
-    posix_spawn_file_actions_addclose(&fa, errp[0]);
-    assert_int_equal(
-        posix_spawn(&pid, BM_BINARY, &fa, NULL, (char *const *)argv, envp), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    close(outp[1]);
-    close(errp[1]);
-
-    deadline = now_ms() + TIMEOUT_MS;
-    while ((oopen || eopen) && now_ms() < deadline) {
-        struct pollfd pfd[2] = { { oopen ? outp[0] : -1, POLLIN, 0 },
-                                 { eopen ? errp[0] : -1, POLLIN, 0 } };
-
-        if (poll(pfd, 2, 200) < 0 && errno != EINTR)
-            break;
-        if (pfd[0].revents)
-            drain(outp[0], &res->out, &olen, &ocap, &oopen);
-        if (pfd[1].revents)
-            drain(errp[0], &res->err, &elen, &ecap, &eopen);
-    }
-    if (oopen || eopen)
-        kill(pid, SIGKILL);
-    close(outp[0]);
-    close(errp[0]);
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    res->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    if (!res->out)
-        res->out = strdup("");
-    if (!res->err)
-        res->err = strdup("");
-    assert_true(res->out && res->err);
+    envp = it_make_env(drop, extra);
+    /* Past the deadline it is killed: status 128 + SIGKILL. */
+    it_run(&r, BM_BINARY, argv, envp, NULL, 0, TIMEOUT_MS);
+    free(envp);
+    res->status = r.status;
+    res->out = r.out.data; /* taken */
+    res->err = r.err.data; /* taken */
 }
 
 static void run_free(struct run *res)
@@ -716,7 +571,7 @@ static void test_unavailable(void **state)
     struct run res;
 
     (void)state;
-    snprintf(url, sizeof(url), "redis://127.0.0.1:%u/0", free_port());
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%u/0", it_free_port());
     run_top(&res, args, NULL);
     assert_int_equal(res.status, EXIT_UNAVAILABLE);
     assert_string_equal(res.out, "");
