@@ -4,7 +4,10 @@
 # every unit and integration test in both builds (the integration tests
 # start their own redis-server and mock stream servers on free loopback
 # ports), then runs the demo end to end against a redis-server this script
-# starts on a free loopback port and stops by pid.
+# starts on a free loopback port and stops by pid, then a one-minute soak
+# (tests/bench/soak.sh: every alert and counter exactly once through Redis
+# restarts and stream drops), and last builds the libFuzzer targets with
+# clang and runs each for 10 seconds (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -71,3 +74,9 @@ else
     echo "demo end to end: FAILED"
     exit 1
 fi
+
+echo "== soak, 1 minute (Redis SIGKILLed and restarted, the stream dropped)"
+tests/bench/soak.sh build/release 1
+
+echo "== fuzz (every libFuzzer target for 10 s, clang + ASan + UBSan)"
+scripts/fuzz.sh 10
