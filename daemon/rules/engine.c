@@ -249,7 +249,10 @@ static int keep_terms(struct bm_engine *e, size_t nmatch)
         e->termcap = ncap;
     }
     e->match_term0[nmatch] = e->nterms;
-    memcpy(e->terms + e->nterms, c->fired, c->nfired * sizeof(*c->fired));
+    /* A rule may fire on no term at all (a sentiment-only rule): then the
+     * pool may still be unallocated, and NULL + 0 is undefined. */
+    if (c->nfired)
+        memcpy(e->terms + e->nterms, c->fired, c->nfired * sizeof(*c->fired));
     e->nterms += c->nfired;
     e->matches[nmatch].nterms = c->nfired;
     return 0;
@@ -299,7 +302,7 @@ static int evaluate_rules(struct bm_engine *e, size_t *nmatch)
     }
     /* The pool may have moved while it grew: point into it only now. */
     for (size_t i = 0; i < *nmatch; i++)
-        e->matches[i].terms = e->terms + e->match_term0[i];
+        e->matches[i].terms = e->terms ? e->terms + e->match_term0[i] : NULL;
     return 0;
 }
 
