@@ -26,18 +26,15 @@
  * message, a server sending one byte a second, a server that accepts and
  * never answers, and one that never closes.
  *
- * The plumbing (processes, files, waiting) is local to this file: when it
- * was written there was no shared tests/integration/harness.c yet. The
- * tests see only what an operator sees and do not link the daemon's code.
+ * The plumbing (processes, files, waiting, ports) is tests/integration/
+ * harness.c's. The tests see only what an operator sees and do not link
+ * the daemon's code.
  */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -48,11 +45,12 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
+
+#include "harness.h"
 
 #ifndef BM_BINARY
 #error "BM_BINARY must name the brandmond binary"
@@ -94,8 +92,6 @@
 
 #define MIB ((size_t)1 << 20)
 
-extern char **environ;
-
 /* One case's world: a folder, a mock server and a daemon. */
 struct env {
     char dir[64];
@@ -117,72 +113,15 @@ struct summary {
     char skipped[512];
 };
 
-/* A growing byte string, NUL-terminated. */
-struct text {
-    char *s; /* owned */
-    size_t len;
-    size_t cap;
-};
-
 /* ---- small things ---- */
 
-static long long now_ms(void)
+static void text_str(struct it_buf *t, const char *s)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
-static void text_put(struct text *t, const void *p, size_t n)
-{
-    if (t->len + n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 1024;
-        char *s;
-
-        while (cap < t->len + n + 1)
-            cap *= 2;
-        s = realloc(t->s, cap);
-        if (!s)
-            fail_msg("out of memory");
-        t->s = s;
-        t->cap = cap;
-    }
-    memcpy(t->s + t->len, p, n);
-    t->len += n;
-    t->s[t->len] = '\0';
-}
-
-static void text_str(struct text *t, const char *s)
-{
-    text_put(t, s, strlen(s));
-}
-
-__attribute__((format(printf, 2, 3))) static void text_add(struct text *t,
-                                                           const char *fmt, ...)
-{
-    char buf[8192];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof(buf))
-        fail_msg("text_add: line too long");
-    text_put(t, buf, (size_t)n);
+    it_buf_put(t, s, strlen(s));
 }
 
 /* Appends @c @n times. */
-static void text_fill(struct text *t, char c, size_t n)
+static void text_fill(struct it_buf *t, char c, size_t n)
 {
     char buf[4096];
 
@@ -190,13 +129,13 @@ static void text_fill(struct text *t, char c, size_t n)
     while (n > 0) {
         size_t k = n < sizeof(buf) ? n : sizeof(buf);
 
-        text_put(t, buf, k);
+        it_buf_put(t, buf, k);
         n -= k;
     }
 }
 
 /* Appends @msg as one compact JSON line ending in @eol; takes @msg. */
-static void text_json(struct text *t, json_t *msg, const char *eol)
+static void text_json(struct it_buf *t, json_t *msg, const char *eol)
 {
     char *s;
 
@@ -209,38 +148,6 @@ static void text_json(struct text *t, json_t *msg, const char *eol)
     text_str(t, s);
     text_str(t, eol);
     free(s);
-}
-
-static void text_release(struct text *t)
-{
-    free(t->s);
-    memset(t, 0, sizeof(*t));
-}
-
-/* @path whole, NUL-terminated, or NULL when it cannot be read. */
-static char *slurp(const char *path)
-{
-    struct text t = { 0 };
-    char buf[8192];
-    size_t got;
-    FILE *f = fopen(path, "rb");
-
-    if (!f)
-        return NULL;
-    text_put(&t, "", 0);
-    while ((got = fread(buf, 1, sizeof(buf), f)) > 0)
-        text_put(&t, buf, got);
-    fclose(f);
-    return t.s;
-}
-
-static size_t count_str(const char *hay, const char *needle)
-{
-    size_t n = 0, k = strlen(needle);
-
-    for (const char *p = hay; p && (p = strstr(p, needle)); p += k)
-        n++;
-    return n;
 }
 
 static const char *or_empty(const char *s)
@@ -259,12 +166,9 @@ static void put_file(const struct env *e, const char *name, const void *data,
                      size_t len)
 {
     char path[128];
-    FILE *f;
 
     in_dir(e, name, path, sizeof(path));
-    f = fopen(path, "wb");
-    if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0)
-        fail_msg("cannot write %s", path);
+    it_write_file(path, data, len);
 }
 
 static char *read_in_dir(const struct env *e, const char *name)
@@ -272,25 +176,7 @@ static char *read_in_dir(const struct env *e, const char *name)
     char path[128];
 
     in_dir(e, name, path, sizeof(path));
-    return slurp(path);
-}
-
-static void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    char path[512];
-
-    if (!d)
-        return;
-    while ((de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
+    return it_read_file(path, NULL);
 }
 
 /* ---- failing with the evidence ---- */
@@ -339,57 +225,6 @@ fail_dump(const struct env *e, int line, const char *fmt, ...)
 
 /* ---- processes ---- */
 
-static pid_t spawn(const char *bin, const char *const *argv,
-                   const char *out_file, const char *err_file)
-{
-    posix_spawn_file_actions_t fa;
-    pid_t pid;
-    int rc;
-
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    if (out_file)
-        posix_spawn_file_actions_addopen(&fa, 1, out_file,
-                                         O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (err_file)
-        posix_spawn_file_actions_addopen(&fa, 2, err_file,
-                                         O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    rc = posix_spawn(&pid, bin, &fa, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0)
-        fail_msg("cannot run %s: %s", bin, strerror(rc));
-    return pid;
-}
-
-/* Waits up to @ms for @pid: its wait status, or -1 if it is still running. */
-static int wait_exit(pid_t pid, long long ms)
-{
-    long long deadline = now_ms() + ms;
-    int st;
-
-    for (;;) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-
-        if (r == pid)
-            return st;
-        if (r < 0 || now_ms() > deadline)
-            return -1;
-        sleep_ms(5);
-    }
-}
-
-static void describe_status(int st, char *out, size_t n)
-{
-    if (st == -1)
-        snprintf(out, n, "still running");
-    else if (WIFEXITED(st))
-        snprintf(out, n, "exit %d", WEXITSTATUS(st));
-    else if (WIFSIGNALED(st))
-        snprintf(out, n, "killed by signal %d", WTERMSIG(st));
-    else
-        snprintf(out, n, "status %#x", st);
-}
-
 /* Fails the case if brandmond died while the case waited on it. */
 static void check_alive(struct env *e)
 {
@@ -399,25 +234,8 @@ static void check_alive(struct env *e)
     if (!e->daemon || waitpid(e->daemon, &st, WNOHANG) != e->daemon)
         return;
     e->daemon = 0;
-    describe_status(st, how, sizeof(how));
+    it_describe_status(st, how, sizeof(how));
     fail_dump(e, __LINE__, "brandmond ended before SIGTERM: %s", how);
-}
-
-/* A port on 127.0.0.1 that nobody listens on right now. */
-static unsigned free_port(void)
-{
-    struct sockaddr_in sa = { .sin_family = AF_INET };
-    socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    unsigned port;
-
-    assert_true(fd >= 0);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    port = ntohs(sa.sin_port);
-    close(fd);
-    return port;
 }
 
 /* Writes {"routes": @routes} (taken) as the script and starts mockstream. */
@@ -427,37 +245,14 @@ static void mock_start(struct env *e, json_t *routes)
     const char *argv[] = { BM_MOCKSTREAM, "--script", script, "--port-file",
                            port_file,     "--log",    log,    "--max-seconds",
                            "120",         NULL };
-    json_t *root = json_pack("{s:o}", "routes", routes);
-    long long deadline = now_ms() + START_MS;
 
     in_dir(e, "script.json", script, sizeof(script));
     in_dir(e, "port", port_file, sizeof(port_file));
     in_dir(e, "requests.jsonl", log, sizeof(log));
     in_dir(e, "mock.err", err, sizeof(err));
-    if (!root || json_dump_file(root, script, JSON_INDENT(1)) != 0)
-        fail_msg("cannot write the mock script");
-    json_decref(root);
-    e->mock = spawn(BM_MOCKSTREAM, argv, NULL, err);
-    while (now_ms() < deadline) {
-        char *text = slurp(port_file);
-        int st;
-
-        if (text) {
-            unsigned long port = strtoul(text, NULL, 10);
-
-            free(text);
-            CHECKF(e, port > 0 && port < 65536, "bad port file");
-            e->port = (unsigned)port;
-            return;
-        }
-        if (waitpid(e->mock, &st, WNOHANG) == e->mock) {
-            e->mock = 0;
-            fail_dump(e, __LINE__, "mockstream exited at once (status %#x)",
-                      st);
-        }
-        sleep_ms(POLL_MS);
-    }
-    fail_dump(e, __LINE__, "mockstream wrote no port file");
+    it_write_script(script, routes);
+    e->mock = it_spawn(argv, NULL, "/dev/null", NULL, err, 0);
+    e->port = it_wait_port(&e->mock, port_file, err, START_MS);
 }
 
 /* An X filtered-stream message naming acme. */
@@ -486,7 +281,7 @@ static void daemon_start(struct env *e, const char *hostile, size_t n)
 {
     char config[128], out[128], err[128], url[64];
     const char *argv[] = { BM_BINARY, "-c", config, NULL };
-    struct text t = { 0 }, r = { 0 };
+    struct it_buf t = { 0 }, r = { 0 };
 
     for (size_t i = 1; i <= n; i++) {
         char id[16];
@@ -494,40 +289,40 @@ static void daemon_start(struct env *e, const char *hostile, size_t n)
         snprintf(id, sizeof(id), "ok%zu", i);
         text_json(&r, x_post(id, "My Acme printer jammed again"), "\n");
     }
-    put_file(e, "healthy.ndjson", r.s, r.len);
-    text_release(&r);
+    put_file(e, "healthy.ndjson", r.data, r.len);
+    it_buf_release(&r);
     e->healthy = n;
-    e->metrics_port = free_port();
+    e->metrics_port = it_free_port();
     in_dir(e, "brandmond.yaml", config, sizeof(config));
     in_dir(e, "stdout", out, sizeof(out));
     in_dir(e, "stderr", err, sizeof(err));
     snprintf(url, sizeof(url), "http://127.0.0.1:%u", e->port);
-    text_add(&t,
-             "# written by test_hostile.c\n"
-             "instance: hostile-test\n"
-             "rules: %s\n"
-             "data_dir: %s\n"
-             "sink: stdout\n"
-             "metrics: {listen: \"127.0.0.1:%u\"}\n"
-             "sources:\n"
-             "  - name: healthy\n"
-             "    type: replay\n"
-             "    file: %s/healthy.ndjson\n"
-             "    rate: %d\n"
-             "  - name: hostile\n",
-             PACK, BM_RULES_DIR, e->metrics_port, e->dir, HEALTHY_RATE);
+    it_buf_printf(&t,
+                  "# written by test_hostile.c\n"
+                  "instance: hostile-test\n"
+                  "rules: %s\n"
+                  "data_dir: %s\n"
+                  "sink: stdout\n"
+                  "metrics: {listen: \"127.0.0.1:%u\"}\n"
+                  "sources:\n"
+                  "  - name: healthy\n"
+                  "    type: replay\n"
+                  "    file: %s/healthy.ndjson\n"
+                  "    rate: %d\n"
+                  "  - name: hostile\n",
+                  PACK, BM_RULES_DIR, e->metrics_port, e->dir, HEALTHY_RATE);
     for (const char *p = hostile; *p;) {
         if (!strncmp(p, "$URL", 4)) {
             text_str(&t, url);
             p += 4;
         } else {
-            text_put(&t, p++, 1);
+            it_buf_put(&t, p++, 1);
         }
     }
-    put_file(e, "brandmond.yaml", t.s, t.len);
-    text_release(&t);
-    e->t0 = now_ms();
-    e->daemon = spawn(BM_BINARY, argv, out, err);
+    put_file(e, "brandmond.yaml", t.data, t.len);
+    it_buf_release(&t);
+    e->t0 = it_now_ms();
+    e->daemon = it_spawn(argv, NULL, "/dev/null", out, err, 0);
 }
 
 /* ---- reading what happens, while it happens ---- */
@@ -536,7 +331,7 @@ static void daemon_start(struct env *e, const char *hostile, size_t n)
 static size_t count_log(struct env *e, const char *needle)
 {
     char *s = read_in_dir(e, "stderr");
-    size_t n = count_str(s, needle);
+    size_t n = it_count_str(s, needle);
 
     free(s);
     return n;
@@ -550,7 +345,7 @@ static size_t count_out(struct env *e, const char *source)
     size_t n;
 
     snprintf(key, sizeof(key), "\"source\":\"%s\"", source);
-    n = count_str(s, key);
+    n = it_count_str(s, key);
     free(s);
     return n;
 }
@@ -563,7 +358,7 @@ static size_t count_requests(struct env *e, const char *path)
     size_t n;
 
     snprintf(key, sizeof(key), "\"path\":\"%s\"", path);
-    n = count_str(s, key);
+    n = it_count_str(s, key);
     free(s);
     return n;
 }
@@ -576,7 +371,7 @@ static char *http_get(unsigned port, const char *path)
 {
     struct sockaddr_in sa = { .sin_family = AF_INET };
     struct timeval tv = { 2, 0 };
-    struct text t = { 0 };
+    struct it_buf t = { 0 };
     char req[256], buf[8192];
     ssize_t got;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -598,17 +393,17 @@ static char *http_get(unsigned port, const char *path)
         close(fd);
         return NULL;
     }
-    text_put(&t, "", 0);
+    it_buf_put(&t, "", 0);
     while ((got = read(fd, buf, sizeof(buf))) > 0)
-        text_put(&t, buf, (size_t)got);
+        it_buf_put(&t, buf, (size_t)got);
     close(fd);
-    body = strstr(t.s, "\r\n\r\n");
-    if (!body || strncmp(t.s, "HTTP/1.", 7) != 0) {
-        text_release(&t);
+    body = strstr(t.data, "\r\n\r\n");
+    if (!body || strncmp(t.data, "HTTP/1.", 7) != 0) {
+        it_buf_release(&t);
         return NULL;
     }
-    memmove(t.s, body + 4, strlen(body + 4) + 1);
-    return t.s;
+    memmove(t.data, body + 4, strlen(body + 4) + 1);
+    return t.data;
 }
 
 /*
@@ -665,7 +460,7 @@ typedef size_t (*count_fn)(struct env *e, const char *arg);
 static void wait_for(struct env *e, int line, count_fn fn, const char *what,
                      const char *arg, size_t want, long long ms)
 {
-    long long deadline = now_ms() + ms;
+    long long deadline = it_now_ms() + ms;
     size_t got;
 
     for (;;) {
@@ -673,9 +468,9 @@ static void wait_for(struct env *e, int line, count_fn fn, const char *what,
         if (got >= want)
             return;
         check_alive(e);
-        if (now_ms() > deadline)
+        if (it_now_ms() > deadline)
             break;
-        sleep_ms(POLL_MS);
+        it_sleep_ms(POLL_MS);
     }
     fail_dump(e, line, "waited %lld ms for %zu %s \"%s\", saw %zu", ms, want,
               what, arg, got);
@@ -694,14 +489,14 @@ static long long wait_source_metric(struct env *e, const char *type,
                                     const char *what, long long want,
                                     long long ms)
 {
-    long long deadline = now_ms() + ms, v;
+    long long deadline = it_now_ms() + ms, v;
 
     for (;;) {
         v = source_metric(e, type, what);
-        if (v >= want || now_ms() > deadline)
+        if (v >= want || it_now_ms() > deadline)
             return v;
         check_alive(e);
-        sleep_ms(50);
+        it_sleep_ms(50);
     }
 }
 
@@ -712,7 +507,7 @@ static long hwm_kb(pid_t pid)
     long kb = -1;
 
     snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    s = slurp(path);
+    s = it_read_file(path, NULL);
     p = s ? strstr(s, "VmHWM:") : NULL;
     if (p)
         kb = strtol(p + 6, NULL, 10);
@@ -744,19 +539,15 @@ static void stop_all(struct env *e)
     e->hwm_kb = hwm_kb(e->daemon);
     CHECKF(e, e->hwm_kb > 0, "cannot read VmHWM of pid %d", (int)e->daemon);
     kill(e->daemon, SIGTERM);
-    st = wait_exit(e->daemon, STOP_MS);
+    st = it_wait_pid(e->daemon, STOP_MS);
     if (st != -1)
         e->daemon = 0;
-    describe_status(st, how, sizeof(how));
+    it_describe_status(st, how, sizeof(how));
     CHECKF(e, st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
            "brandmond after SIGTERM: %s (want exit 0)", how);
-    took = now_ms() - e->t0;
-    if (e->mock) {
-        kill(e->mock, SIGTERM);
-        st = wait_exit(e->mock, STOP_MS);
-        if (st != -1)
-            e->mock = 0;
-    }
+    took = it_now_ms() - e->t0;
+    it_stop(e->mock, STOP_MS);
+    e->mock = 0;
     free(e->err);
     e->err = read_in_dir(e, "stderr");
     CHECK(e, e->err != NULL);
@@ -933,8 +724,7 @@ static int setup(void **state)
 
     if (!e)
         return -1;
-    strcpy(e->dir, "/tmp/bm_hostile.XXXXXX");
-    if (!mkdtemp(e->dir)) {
+    if (it_mkdtemp(e->dir, sizeof(e->dir), "hostile") != 0) {
         free(e);
         return -1;
     }
@@ -942,26 +732,15 @@ static int setup(void **state)
     return 0;
 }
 
-static void kill_child(pid_t pid)
-{
-    if (pid <= 0)
-        return;
-    kill(pid, SIGTERM);
-    if (wait_exit(pid, 2000) == -1) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-    }
-}
-
 static int teardown(void **state)
 {
     struct env *e = *state;
 
-    kill_child(e->daemon);
-    kill_child(e->mock);
+    it_stop(e->daemon, 2000);
+    it_stop(e->mock, 2000);
     json_decref(e->decisions);
     free(e->err);
-    remove_dir(e->dir);
+    it_remove_tree(e->dir);
     free(e);
     return 0;
 }
@@ -983,12 +762,12 @@ static void test_gigabyte_line(void **state)
 {
     struct env *e = *state;
     struct summary s;
-    struct text mb = { 0 };
+    struct it_buf mb = { 0 };
     json_t *sc;
 
     text_fill(&mb, 'a', MIB);
-    put_file(e, "mb.txt", mb.s, mb.len);
-    text_release(&mb);
+    put_file(e, "mb.txt", mb.data, mb.len);
+    it_buf_release(&mb);
     sc = file_scenario(e, "ndjson", "mb.txt", "keepalive:200");
     set_int(sc, "repeat", 1024);
     set_chunk(sc, MIB, MIB);
@@ -1027,9 +806,9 @@ static void test_gzip_bomb(void **state)
              "{ head -c 1073741824 /dev/zero | tr '\\0' a; echo; } | "
              "gzip -1 > '%s'",
              path);
-    t = now_ms();
+    t = it_now_ms();
     assert_int_equal(system(cmd), 0);
-    print_message("      bomb generated in %lld ms\n", now_ms() - t);
+    print_message("      bomb generated in %lld ms\n", it_now_ms() - t);
     sc = file_scenario(e, "raw", "bomb.gz", "hang");
     json_object_set_new(sc, "content_type",
                         json_string("application/x-ndjson"));
@@ -1060,7 +839,7 @@ static void test_deep_nesting(void **state)
 {
     struct env *e = *state;
     struct summary s;
-    struct text a = { 0 };
+    struct it_buf a = { 0 };
     json_t *sc;
 
     text_json(&a, plain("n1", "Acme printer jammed"), "\n");
@@ -1073,8 +852,9 @@ static void test_deep_nesting(void **state)
     text_fill(&a, '}', 100000);
     text_str(&a, "\n");
     text_json(&a, plain("n2", "Acme printer broken"), "\n");
-    sc = set_chunk(scenario("ndjson", a.s, a.len, "keepalive:200"), 1, 65536);
-    text_release(&a);
+    sc =
+        set_chunk(scenario("ndjson", a.data, a.len, "keepalive:200"), 1, 65536);
+    it_buf_release(&a);
     mock_start(e, json_pack("{s:o}", "/hostile", sc));
     daemon_start(e, GENERIC, 40);
     WAIT_OUT(e, "hostile", 2, WAIT_MS);
@@ -1099,17 +879,17 @@ static void test_sse_comments(void **state)
 {
     struct env *e = *state;
     struct summary s;
-    struct text a = { 0 };
+    struct it_buf a = { 0 };
     json_t *sc;
 
     text_str(&a, "event: mention\ndata: ");
     text_json(&a, plain("c1", "Acme printer jammed"), "\n\n");
     for (int i = 0; i < 10000; i++)
-        text_add(&a, ": keep-alive %d\n", i);
+        it_buf_printf(&a, ": keep-alive %d\n", i);
     text_str(&a, "event: mention\ndata: ");
     text_json(&a, plain("c2", "Acme printer broken"), "\n\n");
-    sc = set_chunk(scenario("sse", a.s, a.len, "hang"), 1, 4096);
-    text_release(&a);
+    sc = set_chunk(scenario("sse", a.data, a.len, "hang"), 1, 4096);
+    it_buf_release(&a);
     mock_start(e, json_pack("{s:o}", "/hostile", sc));
     daemon_start(e,
                  "    type: sse\n    url: $URL/hostile\n"
@@ -1131,18 +911,19 @@ static void test_sse_comments(void **state)
 }
 
 /* One X message with raw (already JSON-escaped) field values. */
-static void x_raw(struct text *t, const char *id, const char *text,
+static void x_raw(struct it_buf *t, const char *id, const char *text,
                   const char *author_id, const char *lang,
                   const char *created_at, const char *username,
                   const char *name)
 {
-    text_add(t,
-             "{\"data\":{\"id\":\"%s\",\"text\":\"%s\",\"author_id\":\"%s\","
-             "\"lang\":\"%s\",\"created_at\":\"%s\"},\"includes\":{\"users\":"
-             "[{\"id\":\"%s\",\"username\":\"%s\",\"name\":\"%s\","
-             "\"public_metrics\":{\"followers_count\":12}}]},"
-             "\"matching_rules\":[{\"id\":\"1\",\"tag\":\"acme\"}]}\r\n",
-             id, text, author_id, lang, created_at, author_id, username, name);
+    it_buf_printf(
+        t,
+        "{\"data\":{\"id\":\"%s\",\"text\":\"%s\",\"author_id\":\"%s\","
+        "\"lang\":\"%s\",\"created_at\":\"%s\"},\"includes\":{\"users\":"
+        "[{\"id\":\"%s\",\"username\":\"%s\",\"name\":\"%s\","
+        "\"public_metrics\":{\"followers_count\":12}}]},"
+        "\"matching_rules\":[{\"id\":\"1\",\"tag\":\"acme\"}]}\r\n",
+        id, text, author_id, lang, created_at, author_id, username, name);
 }
 
 /*
@@ -1160,7 +941,7 @@ static void test_invalid_utf8(void **state)
 {
     struct env *e = *state;
     struct summary s;
-    struct text a = { 0 };
+    struct it_buf a = { 0 };
     const int messages = 11;
     unsigned long long skipped;
     json_t *sc;
@@ -1197,8 +978,8 @@ static void test_invalid_utf8(void **state)
                  "jammed\"}}\r\n");
     x_raw(&a, "uok", "My Acme printer jammed", "2001", "en",
           "2025-03-14T09:00:00Z", "printfan", "Printer Fan");
-    put_file(e, "utf8.ndjson", a.s, a.len);
-    text_release(&a);
+    put_file(e, "utf8.ndjson", a.data, a.len);
+    it_buf_release(&a);
     sc = file_scenario(e, "ndjson", "utf8.ndjson", "keepalive:200");
     mock_start(e, json_pack("{s:o}", "/hostile", sc));
     daemon_start(e, "    type: x\n    url: $URL/hostile\n", 40);
@@ -1230,22 +1011,22 @@ static void test_drip(void **state)
 {
     struct env *e = *state;
     struct summary s;
-    struct text a = { 0 };
+    struct it_buf a = { 0 };
     long long bytes, t;
     json_t *sc;
 
     text_json(&a, plain("d1", "Acme printer jammed, the slowest post ever"),
               "\n");
-    sc =
-        set_int(scenario("ndjson", a.s, a.len, "keepalive:200"), "drip_bps", 1);
-    text_release(&a);
+    sc = set_int(scenario("ndjson", a.data, a.len, "keepalive:200"), "drip_bps",
+                 1);
+    it_buf_release(&a);
     mock_start(e, json_pack("{s:o}", "/hostile", sc));
     daemon_start(e, GENERIC "    stall: 3s\n", 100);
-    t = now_ms();
+    t = it_now_ms();
     WAIT_OUT(e, "healthy", 100, WAIT_MS);
     /* 100 posts at 20 a second, unhindered. */
-    CHECKF(e, now_ms() - t < 5000 + 3000, "the healthy replay took %lld ms",
-           now_ms() - t);
+    CHECKF(e, it_now_ms() - t < 5000 + 3000, "the healthy replay took %lld ms",
+           it_now_ms() - t);
     bytes = source_metric(e, "ndjson", "bytes");
     CHECKF(e, bytes >= 2, "%lld bytes from the drip", bytes);
     CHECK(e, source_metric(e, "ndjson", "stalls") == 0);
@@ -1269,13 +1050,13 @@ static void test_accept_only(void **state)
 {
     struct env *e = *state;
     struct summary s;
-    struct text a = { 0 };
+    struct it_buf a = { 0 };
     json_t *sc1, *sc2;
 
     sc1 = json_pack("{s:b}", "accept_only", 1);
     text_json(&a, plain("a1", "Acme printer jammed"), "\n");
-    sc2 = scenario("ndjson", a.s, a.len, "keepalive:200");
-    text_release(&a);
+    sc2 = scenario("ndjson", a.data, a.len, "keepalive:200");
+    it_buf_release(&a);
     mock_start(e, json_pack("{s:[o,o]}", "/hostile", sc1, sc2));
     daemon_start(e, GENERIC "    stall: 1s\n", 60);
     WAIT_OUT(e, "hostile", 1, WAIT_MS);
@@ -1300,14 +1081,14 @@ static void test_never_closes(void **state)
 {
     struct env *e = *state;
     struct summary s;
-    struct text a = { 0 };
+    struct it_buf a = { 0 };
     json_t *sc;
 
     text_json(&a, plain("k1", "Acme printer jammed"), "\n");
     text_json(&a, plain("k2", "Acme printer broken"), "\n");
     text_json(&a, plain("k3", "love my Acme printer, great"), "\n");
-    sc = scenario("ndjson", a.s, a.len, "keepalive:200");
-    text_release(&a);
+    sc = scenario("ndjson", a.data, a.len, "keepalive:200");
+    it_buf_release(&a);
     mock_start(e, json_pack("{s:o}", "/hostile", sc));
     daemon_start(e, GENERIC "    stall: 1s\n", 60);
     WAIT_OUT(e, "hostile", 3, WAIT_MS);
@@ -1340,10 +1121,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_never_closes, setup, teardown),
     };
 
-    long long t0 = now_ms(), took;
+    long long t0 = it_now_ms(), took;
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
 
-    took = now_ms() - t0;
+    took = it_now_ms() - t0;
     printf("test_hostile: %lld ms in all (bound %d ms)\n", took, FILE_MS);
     if (took >= FILE_MS) {
         fprintf(stderr, "test_hostile: the cases took %lld ms, over %d ms\n",
