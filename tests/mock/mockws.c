@@ -293,15 +293,13 @@ static void conn_free(struct conn *c)
     free(c);
 }
 
-/* Ends @c now, or when the callback running returns. */
+/* Ends @c when the callback running returns: it is only ever called from
+ * inside one (between enter() and leave()), and leave() frees it. Never
+ * freeing here keeps the pointer valid for leave(). */
 static void conn_end(struct conn *c)
 {
-    if (c->in_cb) {
-        c->doomed = true;
-        bufferevent_disable(c->bev, EV_READ | EV_WRITE);
-        return;
-    }
-    conn_free(c);
+    c->doomed = true;
+    bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 }
 
 static void enter(struct conn *c)
